@@ -1,0 +1,62 @@
+"""Base for the action plugins that front every iryo-guard check module.
+
+plugins/action/<module>.py subclasses CheckAction, so every call of a check module, in a
+role or ad hoc, runs the module on the host and then, on the controller:
+- refuses bad inventory input (exceptions) before the module is sent anywhere,
+- adds host, clause, labels, source and exceptions to its findings (iryo_guard.enrich),
+- turns a module that could not run into `error` findings for its checks (never a pass),
+- keeps the host's findings of this run in the fact `iryo_findings` for the audit gate.
+"""
+
+from ansible.plugins.action import ActionBase
+
+from iryo_guard.catalog import load_catalog
+from iryo_guard.enrich import InputError, enrich, validate_exceptions
+from iryo_guard.schema import FindingError, error_finding
+
+
+class CheckAction(ActionBase):
+    _supports_check_mode = True
+    _supports_async = False
+
+    def module_checks(self, catalog):
+        """The catalog's implemented checks that this module answers for."""
+        name = self._task.action.split(".")[-1]
+        return [c["id"] for c in catalog.checks.values() if c.get("module") == name and not c.get("planned")]
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        host = task_vars.get("inventory_hostname", "localhost")
+        catalog = load_catalog()
+        try:
+            exceptions = validate_exceptions(task_vars.get("iryo_exceptions"), catalog, host)
+        except InputError as exc:
+            result.update(failed=True, msg="refused before touching the host: %s" % exc)
+            return result
+
+        module_result = self._execute_module(module_name=self._task.action, module_args=self._task.args,
+                                             task_vars=task_vars)
+        result.update(module_result)
+        if module_result.get("failed"):
+            message = str(module_result.get("msg") or "module failed without a message")
+            raw = [error_finding(check, message, target=host) for check in self.module_checks(catalog)]
+        else:
+            raw = module_result.get("findings", [])
+        try:
+            findings = enrich(raw, host, catalog, exceptions)
+        except FindingError as exc:
+            findings = enrich([error_finding(c, str(exc), target=host) for c in self.module_checks(catalog)],
+                              host, catalog, exceptions)
+            result.update(failed=True, msg=str(exc))
+        result["findings"] = findings
+
+        if result.get("failed") and self._play_context.check_mode:
+            # An audit goes on with the host's other checks; the gate at the end of
+            # playbooks/audit.yml fails the run because of the `error` findings.
+            result["failed"] = False
+            result["iryo_check_error"] = result.get("msg")
+            result.setdefault("warnings", []).append("%s could not decide: %s" % (self._task.action, result.get("msg")))
+        previous = task_vars.get("iryo_findings") or []
+        result["ansible_facts"] = dict(result.get("ansible_facts") or {}, iryo_findings=list(previous) + findings)
+        return result

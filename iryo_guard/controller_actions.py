@@ -1,0 +1,71 @@
+"""Action plugins that run on the controller only: input validation, organisational items, gate."""
+
+from ansible.plugins.action import ActionBase
+
+from iryo_guard.catalog import ORGANISATION_HOST, load_catalog
+from iryo_guard.enrich import InputError, enrich, validate_exceptions
+from iryo_guard.schema import make_finding
+
+
+class ValidateInputsAction(ActionBase):
+    """Refuse malformed inventory input before any host is touched (audit.yml's first play)."""
+
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        host = task_vars.get("inventory_hostname", "?")
+        try:
+            exceptions = validate_exceptions(task_vars.get("iryo_exceptions"), load_catalog(), host)
+        except InputError as exc:
+            return dict(result, failed=True, msg=str(exc))
+        return dict(result, changed=False, exceptions=exceptions,
+                    msg="%d exception(s) valid for %s" % (len(exceptions), host))
+
+
+class OrganisationAction(ActionBase):
+    """Organisational items of the catalog, reported as `manual` under the pseudo-host _organisation."""
+
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        catalog = load_catalog()
+        raw = [make_finding(check["id"], "manual", check["severity"], target="organisation",
+                            evidence={"evidence_needed": list(check["evidence_needed"])},
+                            expected={"evidence": "documented, current and approved"},
+                            remediation="Collect the evidence listed and keep it with the audit records.",
+                            fixable=False, host=ORGANISATION_HOST)
+               for check in catalog.manual_checks()]
+        return dict(result, changed=False, findings=enrich(raw, ORGANISATION_HOST, catalog))
+
+
+class GateAction(ActionBase):
+    """Fail the run when any audited host has a failing or undecided check."""
+
+    _supports_check_mode = True
+    _VALID_ARGS = frozenset(("hosts", "enabled"))
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        hosts = self._task.args.get("hosts") or []
+        enabled = self._task.args.get("enabled", True)
+        bad, silent = [], []
+        for host in hosts:
+            findings = task_vars["hostvars"][host].get("iryo_findings")
+            if not findings:
+                silent.append(host)
+                continue
+            latest = {(f["check"], str(f["target"])): f for f in findings}
+            bad += ["%s %s [%s]: %s" % (host, f["check"], f["target"], f["status"])
+                    for f in latest.values() if f["status"] in ("fail", "error")]
+        bad += ["%s: no findings (unreachable or no check ran): error" % host for host in silent]
+        result.update(changed=False, problems=bad)
+        if bad and enabled:
+            result.update(failed=True, msg="%d check(s) failed or could not decide; see the report. "
+                                           "Set iryo_audit_fail_on_findings=false to exit 0 anyway." % len(bad))
+        else:
+            result["msg"] = "%d problem(s)%s" % (len(bad), "" if enabled else " (gate disabled)")
+        return result

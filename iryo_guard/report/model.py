@@ -1,0 +1,119 @@
+"""Build the report model (report.json) from the findings of one run.
+
+The model is the contract between the run and every renderer (HTML, JUnit, terminal) and
+the history of later runs; docs/findings-schema.md describes it field by field.
+"""
+
+import datetime
+import json
+import os
+import socket
+from pathlib import Path
+
+from iryo_guard.catalog import ORGANISATION_HOST
+from iryo_guard.schema import SCHEMA_VERSION, STATUSES, cell_status, error_finding
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run(playbooks, check_mode, ansible_core, started=None):
+    started = started or utc_now()
+    name = Path(playbooks[0]).stem if playbooks else "adhoc"
+    return {
+        "id": "%s-%s" % (started.strftime("%Y%m%dT%H%M%SZ"), name),
+        "started": iso(started),
+        "finished": None,
+        "playbooks": list(playbooks),
+        "check_mode": bool(check_mode),
+        "ansible_core": ansible_core,
+        "controller": socket.gethostname(),
+    }
+
+
+def latest_by_key(findings):
+    """Keep the last finding per (host, check, target): a harden run audits again at the end."""
+    latest = {}
+    for finding in findings:
+        latest[(finding["host"], finding["check"], str(finding["target"]))] = finding
+    return list(latest.values())
+
+
+def unreachable_findings(host, message, check_ids, catalog):
+    """An unreachable host gets an `error` for every check of the run: never a silent pass."""
+    findings = []
+    for check_id in sorted(check_ids):
+        check = catalog.check(check_id)
+        finding = error_finding(check_id, "host unreachable: %s" % message, target=host, host=host)
+        finding.update(clause=check["clause"], title_ja=check["title_ja"], title_en=check["title_en"],
+                       source={"document": "MHLW GL %s §%s %s" % (catalog.document["version"],
+                                                                 catalog.document["section"], check["clause"]),
+                               "confidence": catalog.clause(check["clause"])["confidence"]})
+        findings.append(finding)
+    return findings
+
+
+def _clause_entry(clause):
+    return {
+        "id": clause["id"], "group": clause["group"], "title_ja": clause["title_ja"],
+        "title_en": clause["title_en"], "text_ja": clause["text_ja"], "summary_en": clause["summary_en"],
+        "confidence": clause["confidence"], "source": clause["source"],
+        "checks": [{k: v for k, v in check.items() if k != "clause"} for check in clause["checks"]],
+        "guideline_6_0": list(clause["guideline_6_0"]),
+    }
+
+
+def build_report(findings, hosts, catalog, run):
+    """findings: enriched findings; hosts: [{name, groups, reachable}] in inventory order."""
+    findings = latest_by_key(findings)
+    order = {cid: i for i, cid in enumerate(catalog.clause_ids())}
+    findings.sort(key=lambda f: (f["host"], order.get(f["clause"], 99), f["check"], str(f["target"])))
+    host_entries = list(hosts)
+    known = {h["name"] for h in host_entries}
+    for finding in findings:
+        if finding["host"] not in known:
+            known.add(finding["host"])
+            host_entries.append({"name": finding["host"], "groups": [], "reachable": True})
+    # The organisation's row goes last, after the servers.
+    host_entries.sort(key=lambda h: h["name"] == ORGANISATION_HOST)
+
+    matrix = {}
+    for host in host_entries:
+        cells = {}
+        for clause_id in catalog.clause_ids():
+            statuses = [f["status"] for f in findings if f["host"] == host["name"] and f["clause"] == clause_id]
+            if statuses:
+                cells[clause_id] = cell_status(statuses)
+        matrix[host["name"]] = cells
+
+    totals = {status: 0 for status in STATUSES}
+    for finding in findings:
+        totals[finding["status"]] += 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": "iryo-guard",
+        "run": dict(run, finished=run.get("finished") or iso(utc_now())),
+        "document": dict(catalog.document),
+        "clauses": [_clause_entry(c) for c in catalog.clauses],
+        "hosts": host_entries,
+        "findings": findings,
+        "matrix": matrix,
+        "totals": totals,
+    }
+
+
+def failing(report):
+    return [f for f in report["findings"] if f["status"] in ("fail", "error")]
+
+
+def write_json(report, path):
+    tmp = "%s.tmp" % path
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, ensure_ascii=False, indent=2, sort_keys=False, default=str)
+        handle.write("\n")
+    os.replace(tmp, path)

@@ -1,0 +1,52 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: iryo-guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation only: the work is done on the controller by plugins/action/iryo_gate.py,
+# as ansible.builtin.debug does. This file lets ansible-doc show it.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: iryo_gate
+short_description: Fail an audit run when any host has a failing or undecided check
+description:
+  - Reads the C(iryo_findings) fact of each host and fails when any finding is C(fail) or C(error),
+    or when a host has no findings at all (unreachable). Runs on the controller only.
+version_added: "0.1.0"
+author:
+  - iryo-guard developers
+options:
+  hosts:
+    description: The audited hosts whose findings decide.
+    type: list
+    elements: str
+    required: true
+  enabled:
+    description: When false, report the problems but do not fail.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Gate | fail when anything failed
+  iryo_gate:
+    hosts: "{{ groups['all'] }}"
+    enabled: "{{ iryo_audit_fail_on_findings | default(true) }}"
+"""
+
+RETURN = r"""
+problems:
+  description: One line per failing or undecided check, and per host without findings.
+  returned: always
+  type: list
+  elements: str
+"""

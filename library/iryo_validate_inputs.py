@@ -1,0 +1,42 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: iryo-guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation only: the work is done on the controller by plugins/action/iryo_validate_inputs.py,
+# as ansible.builtin.debug does. This file lets ansible-doc show it.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: iryo_validate_inputs
+short_description: Validate iryo-guard inventory input on the controller
+description:
+  - Checks C(iryo_exceptions) of each host: every entry names a check of the clause catalog and has
+    a reason, an approver and an expiry date (YYYY-MM-DD). Fails with a clear message otherwise.
+    Runs on the controller only; the host is never contacted.
+version_added: "0.1.0"
+author:
+  - iryo-guard developers
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Refuse malformed exceptions before any host is touched
+  iryo_validate_inputs:
+"""
+
+RETURN = r"""
+exceptions:
+  description: The host's exceptions, normalised (expires as YYYY-MM-DD, target defaulting to *).
+  returned: success
+  type: list
+  elements: dict
+"""

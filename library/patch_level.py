@@ -1,0 +1,177 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: iryo-guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: patch_level
+short_description: Report pending OS security updates (MHLW GL 5.2 §6.11 C.12)
+description:
+  - Lists the package upgrades the host's configured repositories offer and classifies each as a
+    security update or not, by the origin it comes from (label C(Debian-Security) or a suite ending
+    in C(-security)), never by archive alias, since a release becomes C(oldstable) over time.
+  - Works against whatever mirror the host uses, including a hospital's internal mirror on a
+    closed network.
+  - Uses python3-apt when the host's Python has it, else parses C(apt-get -s dist-upgrade).
+  - Read-only; it never refreshes package lists unless O(update_cache=true), so an audit in check
+    mode changes nothing. Stale package lists make the verdict an C(error), not a pass.
+  - Returns findings in the iryo-guard findings schema (check C(c12.patches.security_pending)).
+version_added: "0.1.0"
+author:
+  - iryo-guard developers
+options:
+  backend:
+    description:
+      - How to compute pending upgrades. V(auto) uses python3-apt when importable.
+    type: str
+    choices: [auto, apt_pkg, apt-get]
+    default: auto
+  max_lists_age_hours:
+    description:
+      - Package lists older than this make the verdict untrustworthy; the finding is then an error.
+    type: int
+    default: 168
+  update_cache:
+    description:
+      - Refresh package lists (C(apt-get update)) first. Skipped in check mode.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: The module reads only; there is nothing to diff.
+notes:
+  - RHEL family support (dnf updateinfo) comes with the C.12 issue; on such hosts the module fails
+    with a clear message, which the audit reports as C(error).
+"""
+
+EXAMPLES = r"""
+- name: C.12 | AUDIT | Pending security updates
+  patch_level:
+  register: c12_patch_level
+
+- name: Ad hoc, with the apt-get parser forced
+  # ansible hospital -m patch_level -a backend=apt-get
+  patch_level:
+    backend: apt-get
+"""
+
+RETURN = r"""
+pending:
+  description: Every pending upgrade or new package.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{package: less, installed: "590-2", candidate: "590-2.1~deb12u2", arch: amd64,
+            origins: ["Debian-Security:bookworm-security"], security: true}]
+security_pending:
+  description: Names of the packages whose candidate comes from a security origin.
+  returned: success
+  type: list
+  elements: str
+lists_age_hours:
+  description: Hours since apt last fetched release files; null when it never did.
+  returned: success
+  type: float
+backend:
+  description: The backend used (apt_pkg or apt-get).
+  returned: success
+  type: str
+findings:
+  description: Findings in the iryo-guard schema.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import sys
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.iryo_apt import lists_age_hours, parse_simulation, pending_with_apt_pkg
+from ansible.module_utils.iryo_findings import make_finding
+
+CHECK = "c12.patches.security_pending"
+APT_ENV = {"LANG": "C", "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
+
+
+def load_apt_pkg(backend, module):
+    if backend == "apt-get":
+        return None
+    try:
+        import apt_pkg  # Debian's python3-apt; not installable from PyPI
+    except ImportError:
+        if backend == "apt_pkg":
+            module.fail_json(msg="backend=apt_pkg but python3-apt is not installed for %s"
+                             % sys.executable)
+        return None
+    return apt_pkg
+
+
+def pending_upgrades(module, apt_pkg):
+    if apt_pkg is not None:
+        return pending_with_apt_pkg(apt_pkg), "apt_pkg"
+    apt_get = module.get_bin_path("apt-get")
+    if apt_get is None:
+        module.fail_json(msg="no supported package manager: apt-get not found "
+                             "(RHEL support comes with the C.12 issue)")
+    rc, out, err = module.run_command([apt_get, "-s", "-o", "Debug::NoLocking=true", "dist-upgrade"],
+                                      environ_update=APT_ENV)
+    if rc != 0:
+        module.fail_json(msg="apt-get -s dist-upgrade failed (rc=%d): %s" % (rc, err.strip() or out.strip()))
+    return parse_simulation(out), "apt-get"
+
+
+def verdict(pending, age, max_age):
+    security = [p for p in pending if p["security"]]
+    evidence = {
+        "pending_security": [dict(p, origins=list(p["origins"])) for p in security],
+        "pending_other": sorted(p["package"] for p in pending if not p["security"]),
+        "lists_age_hours": age,
+    }
+    expected = {"pending_security": [], "lists_age_hours_max": max_age}
+    if age is None or age > max_age:
+        why = ("apt has never fetched package lists" if age is None
+               else "package lists are %.0f hours old (limit %d)" % (age, max_age))
+        return make_finding(CHECK, "error", "high", "apt", dict(evidence, error=why), expected,
+                            "Let the host refresh its package lists from the hospital's mirror "
+                            "(apt-daily.timer or apt-get update), then audit again.", False)
+    if security:
+        return make_finding(CHECK, "fail", "high", "apt", evidence, expected,
+                            "Install the pending security updates (%s) from the security origin, "
+                            "in a maintenance window." % ", ".join(p["package"] for p in security), False)
+    return make_finding(CHECK, "pass", "high", "apt", evidence, expected, "", False)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            backend=dict(type="str", default="auto", choices=["auto", "apt_pkg", "apt-get"]),
+            max_lists_age_hours=dict(type="int", default=168),
+            update_cache=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    changed = False
+    if module.params["update_cache"] and not module.check_mode:
+        rc, out, err = module.run_command(["apt-get", "update", "-q"], environ_update=APT_ENV)
+        if rc != 0:
+            module.fail_json(msg="apt-get update failed: %s" % (err.strip() or out.strip()))
+        changed = True
+    apt_pkg = load_apt_pkg(module.params["backend"], module)
+    pending, backend = pending_upgrades(module, apt_pkg)
+    age = lists_age_hours()
+    finding = verdict(pending, age, module.params["max_lists_age_hours"])
+    module.exit_json(changed=changed, pending=pending, backend=backend, lists_age_hours=age,
+                     security_pending=[p["package"] for p in pending if p["security"]],
+                     findings=[finding])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+# Copyright: iryo-guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+name: iryo_report
+type: notification
+short_description: Turn a playbook run into the iryo-guard compliance report
+description:
+  - Collects the findings of every iryo-guard check in the run and, at the end, writes
+    report.json, report.html (Japanese/English host x clause matrix) and junit.xml into
+    <report_dir>/<run id>/, points <report_dir>/latest at them and prints a summary table.
+  - Unreachable hosts and checks that could not run appear as C(error), never as C(pass).
+  - Runs that contain no iryo-guard check write nothing.
+requirements:
+  - enable in ansible.cfg (callbacks_enabled = iryo_report), as this repository does
+options:
+  report_dir:
+    description: Folder that receives one sub-folder per run.
+    default: reports (in the repository root)
+    env:
+      - name: IRYO_REPORT_DIR
+    ini:
+      - section: callback_iryo_report
+        key: report_dir
+    type: path
+  color:
+    description: Colour the terminal table.
+    default: true
+    env:
+      - name: IRYO_REPORT_COLOR
+    type: bool
+"""
+
+import sys
+from pathlib import Path
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+from ansible.release import __version__ as ansible_core_version
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
+
+from iryo_guard import REPO_ROOT  # noqa: E402
+from iryo_guard.catalog import load_catalog  # noqa: E402
+from iryo_guard.report.model import build_report, new_run, unreachable_findings  # noqa: E402
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "iryo_report"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._catalog = load_catalog()
+        self._modules = {c["module"] for c in self._catalog.checks.values() if c.get("module")}
+        self._findings = []
+        self._hosts = {}  # name -> {name, groups, reachable}
+        self._unreachable = {}  # name -> message
+        self._checks_seen = set()
+        self._iryo_seen = False
+        self._run = None
+
+    # -- collection ---------------------------------------------------------------------
+    def _start(self, playbooks, check_mode):
+        if self._run is None:
+            self._run = new_run(playbooks, check_mode, ansible_core_version)
+
+    def v2_playbook_on_start(self, playbook):
+        path = Path(playbook._file_name).resolve()
+        # Assume check mode until a play runs without it (see v2_playbook_on_play_start).
+        self._start([str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)], True)
+
+    def v2_playbook_on_play_start(self, play):
+        # audit.yml forces check mode per play, so the CLI flag alone does not tell.
+        if self._run is not None and not play.check_mode:
+            self._run["check_mode"] = bool(context.CLIARGS.get("check", False))
+
+    def _note_host(self, result):
+        host = result._host
+        if host.name not in self._hosts:
+            groups = sorted(g.name for g in host.get_groups() if g.name not in ("all", "ungrouped"))
+            self._hosts[host.name] = {"name": host.name, "groups": groups, "reachable": True}
+
+    def _is_check_task(self, result):
+        return result._task.action.split(".")[-1] in self._modules
+
+    def _collect(self, result):
+        self._note_host(result)
+        payload = result._result
+        batches = [payload.get("findings")] + [item.get("findings") for item in payload.get("results", [])
+                                                if isinstance(item, dict)]
+        for batch in batches:
+            for finding in batch or []:
+                if isinstance(finding, dict) and "check" in finding and "clause" in finding:
+                    self._iryo_seen = True
+                    self._checks_seen.add(finding["check"])
+                    self._findings.append(finding)
+        if self._is_check_task(result):
+            self._iryo_seen = True
+
+    def v2_runner_on_ok(self, result):
+        self._collect(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._collect(result)
+
+    def v2_runner_on_unreachable(self, result):
+        self._note_host(result)
+        self._hosts[result._host.name]["reachable"] = False
+        self._unreachable[result._host.name] = str(result._result.get("msg", "unreachable")).strip()
+
+    # -- output ---------------------------------------------------------------------------
+    def _report_dir(self):
+        configured = self.get_option("report_dir")
+        if configured in (None, "", "reports (in the repository root)"):
+            return REPO_ROOT / "reports"
+        return Path(configured)
+
+    def v2_playbook_on_stats(self, stats):
+        if not (self._iryo_seen or (self._unreachable and self._findings)):
+            return
+        self._start(["adhoc"], context.CLIARGS.get("check", False))
+        findings = list(self._findings)
+        implemented = {c["id"] for c in self._catalog.checks.values()
+                       if c["kind"] == "automated" and not c.get("planned")}
+        expected = self._checks_seen or implemented
+        for host, message in sorted(self._unreachable.items()):
+            answered = {f["check"] for f in findings if f["host"] == host}
+            findings.extend(unreachable_findings(host, message, expected - answered, self._catalog))
+        report = build_report(findings, list(self._hosts.values()), self._catalog, self._run)
+        try:
+            from iryo_guard.report.output import write_reports
+            from iryo_guard.report.terminal import render_table
+            paths = write_reports(report, self._report_dir())
+        except Exception as exc:  # a report that cannot be written must be loud, not lost
+            self._display.error("iryo-guard could not write the report: %s" % exc)
+            raise
+        self._display.display(render_table(report, color=self.get_option("color")))
+        for kind in ("html", "json", "junit"):
+            self._display.display("report %-5s %s" % (kind, paths[kind]))
