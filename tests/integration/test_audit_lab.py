@@ -1,0 +1,158 @@
+"""The dry-run audit, end to end, against the real lab."""
+
+import json
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.lab
+
+AUDITED = ("portal", "ehr", "files")
+SEEDED_SECURITY = ["less", "nano"]  # newer builds in the lab mirror's <codename>-security suite
+CHECK = "c12.patches.security_pending"
+
+# Everything an audit could change on a host: configuration and installed packages.
+SNAPSHOT = ("find /etc -xdev -type f -print0 | sort -z | xargs -0 sha256sum; "
+            "dpkg-query -W -f '${Package} ${Version} ${Status}\\n'")
+
+
+@pytest.fixture(scope="module")
+def audit(lab, tmp_path_factory):
+    """One audit of the whole lab, with each host's /etc and package list captured around it."""
+    before = {host: lab.exec(host, SNAPSHOT) for host in AUDITED}
+    report_dir = tmp_path_factory.mktemp("reports")
+    result = lab.playbook("playbooks/audit.yml", report_dir=report_dir)
+    after = {host: lab.exec(host, SNAPSHOT) for host in AUDITED}
+    return result, lab.report(report_dir), before, after, report_dir
+
+
+def findings(report, host=None, check=None):
+    return [f for f in report["findings"] if (host is None or f["host"] == host)
+            and (check is None or f["check"] == check)]
+
+
+def test_audit_exits_non_zero_through_the_gate(audit):
+    result, *_ = audit
+    assert result.returncode == 2, result.stdout[-4000:]
+    assert "GATE | Fail the run" in result.stdout
+
+
+@pytest.mark.parametrize("host", AUDITED)
+def test_seeded_security_updates_are_found_exactly(audit, host):
+    _, report, *_ = audit
+    [finding] = findings(report, host, CHECK)
+    assert finding["status"] == "fail"
+    assert [p["package"] for p in finding["evidence"]["pending_security"]] == SEEDED_SECURITY
+    assert all(p["origins"] and p["security"] for p in finding["evidence"]["pending_security"])
+    assert finding["evidence"]["pending_other"] == ["file"], "the non-security update must not count"
+    assert finding["clause"] == "C.12" and finding["source"]["confidence"] == "confirmed"
+
+
+@pytest.mark.parametrize("host", AUDITED)
+def test_audit_changes_nothing_on_the_host(audit, host):
+    _, _, before, after, _ = audit
+    assert before[host] == after[host]
+
+
+def test_report_files_and_matrix(audit):
+    result, report, _, _, report_dir = audit
+    latest = report_dir / "latest"
+    for name in ("report.json", "report.html", "junit.xml"):
+        assert (latest / name).stat().st_size > 500, name
+        assert str(latest.resolve() / name) in result.stdout or name in result.stdout
+    assert report["run"]["check_mode"] is True
+    assert report["run"]["playbooks"] == ["playbooks/audit.yml"]
+    for host in AUDITED:
+        assert report["matrix"][host] == {"C.12": "fail"}
+    organisation = report["matrix"]["_organisation"]
+    assert set(organisation.values()) == {"manual"}
+    assert {"C.9", "C.10", "C.11", "C.13", "D.1"} <= set(organisation)
+    assert [h["name"] for h in report["hosts"]][-1] == "_organisation"
+
+
+def test_only_seeded_weaknesses_fail(audit):
+    _, report, *_ = audit
+    failing = sorted((f["host"], f["check"]) for f in report["findings"] if f["status"] in ("fail", "error"))
+    assert failing == sorted((host, CHECK) for host in AUDITED)
+
+
+def test_paramiko_connection_is_proven(lab, audit):
+    _, report, *_ = audit
+    assert lab.hostvars("ehr").get("ansible_connection") == "paramiko"
+    assert findings(report, "ehr", CHECK)[0]["status"] == "fail"
+
+
+def test_summary_table_lists_every_host(audit):
+    result, *_ = audit
+    for host in AUDITED:
+        assert host in result.stdout
+
+
+def exceptions_vars(expires):
+    return json.dumps({"iryo_exceptions": [{
+        "check": CHECK, "reason": "nano and less validated by the vendor next week",
+        "approver": "CISO", "expires": expires}]})
+
+
+def test_valid_exception_is_excepted_and_passes_the_gate(lab, tmp_path):
+    result = lab.playbook("playbooks/audit.yml", "--limit", "portal", "-e", exceptions_vars("2099-12-31"),
+                          report_dir=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    [finding] = findings(lab.report(tmp_path), "portal", CHECK)
+    assert finding["status"] == "excepted" and finding["exception"]["approver"] == "CISO"
+
+
+def test_expired_exception_counts_as_fail(lab, tmp_path):
+    result = lab.playbook("playbooks/audit.yml", "--limit", "portal", "-e", exceptions_vars("2020-01-31"),
+                          report_dir=tmp_path)
+    assert result.returncode == 2
+    [finding] = findings(lab.report(tmp_path), "portal", CHECK)
+    assert finding["status"] == "fail" and finding["exception"]["expired"] is True
+
+
+def test_gate_can_be_turned_off(lab, tmp_path):
+    result = lab.playbook("playbooks/audit.yml", "--limit", "portal", "-e", "iryo_audit_fail_on_findings=false",
+                          report_dir=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert findings(lab.report(tmp_path), "portal", CHECK)[0]["status"] == "fail"
+
+
+def test_bad_exception_is_refused_before_any_host_is_touched(lab, tmp_path):
+    bad = json.dumps({"iryo_exceptions": [{"check": CHECK, "reason": "later", "expires": "2027-01-01"}]})
+    result = lab.playbook("playbooks/audit.yml", "-e", bad, report_dir=tmp_path)
+    assert result.returncode != 0
+    assert "approver" in result.stdout + result.stderr
+    assert "C.12 | AUDIT" not in result.stdout, "no check may run after bad input"
+
+
+def test_module_failure_is_an_error_never_a_pass(lab, tmp_path):
+    # An invalid backend makes the module itself fail on the host.
+    result = lab.playbook("playbooks/audit.yml", "--limit", "portal", "-e", "c12_patch_backend=rpm",
+                          report_dir=tmp_path)
+    assert result.returncode == 2
+    [finding] = findings(lab.report(tmp_path), "portal", CHECK)
+    assert finding["status"] == "error" and "backend" in finding["evidence"]["error"]
+
+
+def test_unreachable_host_is_an_error_never_a_pass(lab, tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    portal = lab.hostvars("portal")
+    inventory.write_text(textwrap.dedent("""\
+        all:
+          vars:
+            ansible_host_key_checking: false
+            ansible_python_interpreter: /usr/bin/python3
+          hosts:
+            portal: {ansible_host: 127.0.0.1, ansible_port: %s, ansible_user: root,
+                     ansible_ssh_private_key_file: %s, ansible_ssh_common_args: "%s"}
+            ghost: {ansible_host: 127.0.0.1, ansible_port: 1, ansible_user: root}
+        """) % (portal["ansible_port"], portal["ansible_ssh_private_key_file"],
+                portal.get("ansible_ssh_common_args", "")))
+    result = lab.playbook("playbooks/audit.yml", report_dir=tmp_path / "r", inventory=inventory)
+    assert result.returncode != 0
+    report = lab.report(tmp_path / "r")
+    ghost = findings(report, "ghost")
+    assert ghost and {f["status"] for f in ghost} == {"error"}
+    assert [h for h in report["hosts"] if h["name"] == "ghost"][0]["reachable"] is False
+    assert report["matrix"]["ghost"] == {"C.12": "error"}
+    assert findings(report, "portal", CHECK)[0]["status"] == "fail"
