@@ -127,7 +127,8 @@ def test_bad_exception_is_refused_before_any_host_is_touched(lab, tmp_path):
 
 def test_module_failure_is_an_error_never_a_pass(lab, tmp_path):
     # An invalid backend makes the module itself fail on the host.
-    result = lab.playbook("playbooks/audit.yml", "--limit", "portal", "-e", "c12_patch_backend=rpm",
+    result = lab.playbook("playbooks/audit.yml", "--limit", "portal",
+                          "-e", "c12_patches_antimalware_patch_backend=rpm",
                           report_dir=tmp_path)
     assert result.returncode == 2
     [finding] = findings(lab.report(tmp_path), "portal", CHECK)
