@@ -1,0 +1,853 @@
+"""Self-contained bilingual (Japanese / English) HTML report.
+
+``render_html(report)`` turns the report model (report.json) into one HTML file with inline CSS
+and JavaScript. It fetches nothing, opens from disk (file://) and reads without JavaScript:
+the language switch is two radio buttons driven by CSS, and every drill-down is a
+``<details>`` element that a plain link can reach. JavaScript only adds comfort (remember the
+language, open the cell that was clicked, expand all, open everything before printing).
+
+Every value taken from the model is escaped with ``html.escape``; the evidence comes from the
+audited hosts and is treated as hostile. A Content-Security-Policy that allows only the
+report's own script and style (by hash) is a second line of defence.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from datetime import datetime
+
+from ._common import (
+    ORG_HOST,
+    STATUS_ORDER,
+    cell,
+    clause_ids,
+    host_names,
+    hosts_by_name,
+    index_findings,
+    strip_controls,
+    text,
+    totals,
+)
+
+# status -> (symbol, Japanese label, English label). The symbol and the text make the status
+# readable without colour.
+STATUS_LABELS = {
+    "pass": ("\u2713", "適合", "PASS"),
+    "fail": ("\u2717", "不適合", "FAIL"),
+    "error": ("!", "エラー", "ERROR"),
+    "excepted": ("\u2691", "例外承認", "EXCEPTED"),
+    "manual": ("\u270e", "手動確認", "MANUAL"),
+    "not_applicable": ("\u2298", "対象外", "N/A"),
+}
+
+STATUS_HELP = {
+    "pass": ("要件を満たしている", "The requirement is met."),
+    "fail": ("要件を満たしていない（要是正）", "The requirement is not met: remediate."),
+    "error": ("判定できなかった（再実行が必要）", "The check could not decide: fix and run again."),
+    "excepted": ("不適合だが有効な例外承認がある", "Not met, but covered by a valid, approved exception."),
+    "manual": ("自動では判定できない：証跡を確認する", "Cannot be automated: an auditor reviews evidence."),
+    "not_applicable": ("このホストには該当しない", "Does not apply to this host."),
+}
+
+CONFIDENCE_LABELS = {
+    "confirmed": ("\u2713", "原典確認済", "confirmed"),
+    "secondary": ("\u25d0", "二次資料", "secondary"),
+    "unconfirmed": ("\u26a0", "未確認", "UNCONFIRMED"),
+}
+
+SEVERITY_LABELS = {
+    "critical": ("緊急", "critical"),
+    "high": ("高", "high"),
+    "medium": ("中", "medium"),
+    "low": ("低", "low"),
+    "info": ("情報", "info"),
+}
+
+GROUP_LABELS = {
+    "C": ("最低限のガイドライン（C）", "Minimum requirements (C)"),
+    "D": ("推奨されるガイドライン（D）", "Recommended (D)"),
+}
+
+ORG_LABEL = ("組織（運用・契約）", "Organisation (policy & contracts)")
+
+LANG_STORAGE_KEY = "iryo-guard.report.lang"
+
+
+def e(value) -> str:
+    """Escape any model value for HTML text or a quoted attribute."""
+    return html.escape(strip_controls(text(value)), quote=True)
+
+
+def bi(ja, en, tag: str = "span", cls: str = "") -> str:
+    """The same text in both languages; CSS shows the chosen one."""
+    extra = (" " + cls) if cls else ""
+    return (f'<{tag} class="l-ja{extra}" lang="ja">{e(ja)}</{tag}>'
+            f'<{tag} class="l-en{extra}" lang="en">{e(en)}</{tag}>')
+
+
+def bi_raw(ja_html: str, en_html: str) -> str:
+    """Like ``bi`` for already escaped HTML fragments."""
+    return f'<span class="l-ja" lang="ja">{ja_html}</span><span class="l-en" lang="en">{en_html}</span>'
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def pretty_json(value) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class _Ids:
+    """Readable, unique, attribute-safe element ids (host and clause names are data)."""
+
+    def __init__(self):
+        self._used: dict[str, str] = {}
+        self._taken: set[str] = set()
+
+    def get(self, *parts: str) -> str:
+        key = "\x00".join(parts)
+        if key in self._used:
+            return self._used[key]
+        slug = "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", p).strip("_") or "x" for p in parts)
+        candidate, n = slug, 2
+        while candidate in self._taken:
+            candidate, n = f"{slug}-{n}", n + 1
+        self._taken.add(candidate)
+        self._used[key] = candidate
+        return candidate
+
+
+def status_badge(status, count: int | None = None, small: bool = False) -> str:
+    status = text(status)
+    sym, ja, en = STATUS_LABELS.get(status, ("?", status or "不明", status.upper() or "UNKNOWN"))
+    cls = "st-" + re.sub(r"[^a-z_]", "", status) if status in STATUS_LABELS else "st-unknown"
+    count_html = f' <span class="cnt">{count}</span>' if count is not None else ""
+    size = " badge-sm" if small else ""
+    return (f'<span class="badge {cls}{size}" data-status="{e(status)}">'
+            f'<span class="sym" aria-hidden="true">{e(sym)}</span>'
+            f'{bi(ja, en)}{count_html}</span>')
+
+
+def confidence_badge(confidence) -> str:
+    conf = text(confidence) or "unconfirmed"
+    sym, ja, en = CONFIDENCE_LABELS.get(conf, ("?", conf, conf.upper()))
+    cls = "conf-" + (conf if conf in CONFIDENCE_LABELS else "unknown")
+    if conf == "unconfirmed":
+        # Visible in both languages: an auditor must never miss it.
+        label = f'{e(ja)} {e(en)}'
+        return (f'<span class="conf {cls}" title="本文は原典で未確認 / text not verified against the source">'
+                f'<span aria-hidden="true">{e(sym)}</span> {label}</span>')
+    return f'<span class="conf {cls}"><span aria-hidden="true">{e(sym)}</span> {bi(ja, en)}</span>'
+
+
+def severity_chip(severity, prefix: bool = True) -> str:
+    sev = text(severity)
+    ja, en = SEVERITY_LABELS.get(sev, (sev, sev))
+    cls = "sev-" + (sev if sev in SEVERITY_LABELS else "unknown")
+    if prefix:
+        ja, en = "重要度 " + ja, "severity " + en
+    return f'<span class="sev {cls}">{bi(ja, en)}</span>'
+
+
+def host_label(name: str) -> str:
+    if name == ORG_HOST:
+        return bi(*ORG_LABEL)
+    return e(name)
+
+
+def _duration(started, finished) -> str:
+    try:
+        a = datetime.fromisoformat(text(started))
+        b = datetime.fromisoformat(text(finished))
+    except ValueError:
+        return ""
+    seconds = int((b - a).total_seconds())
+    if seconds < 0:
+        return ""
+    minutes, sec = divmod(seconds, 60)
+    return f"{minutes} min {sec} s" if minutes else f"{sec} s"
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+
+
+def _header(report: dict) -> str:
+    run = report.get("run") or {}
+    doc = report.get("document") or {}
+    tot = totals(report)
+    n_findings = len(report.get("findings") or [])
+    check_mode = run.get("check_mode")
+    if check_mode is False:
+        mode = ('<p class="mode mode-enforce">'
+                + bi("是正モード：ホストの設定を変更した実行です",
+                     "Enforce mode: this run changed host configuration")
+                + "</p>")
+    else:
+        mode = ('<p class="mode mode-check">'
+                + bi("監査モード（チェックモード）：ホストは変更されていません",
+                     "Audit only (check mode): no host was changed")
+                + "</p>")
+    playbooks = ", ".join(text(p) for p in run.get("playbooks") or [])
+    duration = _duration(run.get("started"), run.get("finished"))
+    meta = [
+        (("実行 ID", "Run id"), f'<code>{e(run.get("id"))}</code>'),
+        (("開始", "Started"), f'<time>{e(run.get("started"))}</time>'),
+        (("終了", "Finished"),
+         f'<time>{e(run.get("finished"))}</time>' + (f' <span class="muted">({e(duration)})</span>'
+                                                     if duration else "")),
+        (("プレイブック", "Playbook"), f"<code>{e(playbooks)}</code>"),
+        (("コントローラ", "Controller"),
+         f'{e(run.get("controller"))} <span class="muted">ansible-core {e(run.get("ansible_core"))}</span>'),
+        (("対象文書", "Document"),
+         f'{e(doc.get("id"))} <span class="muted">v{e(doc.get("version"))} §{e(doc.get("section"))}</span> '
+         + confidence_badge(doc.get("confidence"))),
+    ]
+    meta_html = "".join(f"<div><dt>{bi(*label)}</dt><dd>{value}</dd></div>" for label, value in meta)
+    chips = "".join(
+        f'<li><a class="chip st-{s}" href="#status-legend" '
+        f'title="{e(STATUS_HELP[s][0])} / {e(STATUS_HELP[s][1])}">'
+        f'<span class="sym" aria-hidden="true">{e(STATUS_LABELS[s][0])}</span>'
+        f'{bi(STATUS_LABELS[s][1], STATUS_LABELS[s][2])}<b class="num">{tot.get(s, 0)}</b></a></li>'
+        for s in STATUS_ORDER)
+    n_hosts = len([h for h in host_names(report) if h != ORG_HOST])
+    return f"""<header class="top">
+<div class="topbar">
+<p class="kicker">iryo-guard · {bi("監査報告書", "Audit report")}</p>
+<div class="langswitch" role="group" aria-label="言語 / Language">
+<label for="ig-lang-ja" lang="ja">日本語</label><label for="ig-lang-en" lang="en">English</label>
+</div>
+</div>
+<h1>{bi(doc.get("title_ja") or "医療情報システムの安全管理に関するガイドライン",
+        doc.get("title_en") or "MHLW security guideline for medical information systems")}</h1>
+{mode}
+<dl class="runmeta">{meta_html}</dl>
+<div class="totals-wrap">
+<h2 class="sr-only">{bi("集計", "Totals")}</h2>
+<p class="totals-caption">{bi(f"所見 {n_findings} 件 · ホスト {n_hosts} 台 + 組織",
+                               f"{n_findings} findings · {n_hosts} hosts + organisation")}</p>
+<ul class="totals">{chips}</ul>
+</div>
+</header>"""
+
+
+def _matrix(report: dict, ids: _Ids, index: dict) -> str:
+    clauses = {c.get("id"): c for c in report.get("clauses") or []}
+    cols = clause_ids(report)
+    hosts = host_names(report)
+    hinfo = hosts_by_name(report)
+
+    # Group header row: C (minimum) and D (recommended), in catalog order.
+    groups: list[list] = []
+    for cid in cols:
+        group = text((clauses.get(cid) or {}).get("group") or cid.split(".")[0])
+        if groups and groups[-1][0] == group:
+            groups[-1][1] += 1
+        else:
+            groups.append([group, 1])
+    group_row = "".join(
+        f'<th scope="colgroup" colspan="{n}" class="grp grp-{e(g)}">'
+        f'{bi(*GROUP_LABELS.get(g, (g, g)))}</th>' for g, n in groups)
+
+    head = []
+    for cid in cols:
+        c = clauses.get(cid) or {}
+        conf = text(c.get("confidence"))
+        warn = ""
+        if conf == "unconfirmed":
+            warn = ('<span class="colwarn" title="本文未確認 / text UNCONFIRMED">'
+                    '<span aria-hidden="true">\u26a0</span><span class="sr-only">UNCONFIRMED</span></span>')
+        elif not c:
+            warn = '<span class="colwarn" title="カタログにない条項 / clause not in catalog">?</span>'
+        title = f'{text(c.get("title_ja"))} / {text(c.get("title_en"))}' if c else cid
+        head.append(f'<th scope="col" class="col" data-clause="{e(cid)}">'
+                    f'<a href="#{ids.get("clause", cid)}" title="{e(title)}">{e(cid)}</a>{warn}</th>')
+
+    rows = []
+    for host in hosts:
+        h = hinfo.get(host) or {}
+        groups_txt = ", ".join(text(g) for g in h.get("groups") or [])
+        unreachable = ""
+        if h.get("reachable") is False:
+            unreachable = ' <span class="unreach">' + bi("到達不能", "unreachable") + "</span>"
+        sub = f'<span class="hgroups">{e(groups_txt)}</span>' if groups_txt else ""
+        if host == ORG_HOST:
+            sub = '<span class="hgroups">' + bi("手動確認の項目", "manual evidence") + "</span>"
+        cells = []
+        counts: dict[str, int] = {}
+        for cid in cols:
+            found = index.get((host, cid)) or []
+            for f in found:
+                counts[f.get("status")] = counts.get(f.get("status"), 0) + 1
+            status = cell(report, host, cid, index)
+            if status is None:
+                cells.append(f'<td class="cell empty" data-clause="{e(cid)}">'
+                             f'<span class="none" title="チェックなし / no check">·</span>'
+                             f'<span class="sr-only">{bi("チェックなし", "no check")}</span></td>')
+                continue
+            tip = (f'{text(host)} × {cid}: {STATUS_LABELS.get(status, ("", status, status))[1]} / '
+                   f'{STATUS_LABELS.get(status, ("", status, status))[2]} — '
+                   f'{len(found)} 件 / findings')
+            cells.append(f'<td class="cell" data-clause="{e(cid)}" data-status="{e(status)}">'
+                         f'<a class="cell-link" href="#{ids.get("cell", host, cid)}" title="{e(tip)}">'
+                         f'{status_badge(status, small=True)}'
+                         f'<span class="ncount">{bi(f"{len(found)}件", plural(len(found), "finding"))}</span>'
+                         '</a></td>')
+        summary = " ".join(
+            f'<span class="mini st-{s}" title="{e(STATUS_LABELS[s][2])}">'
+            f'<span aria-hidden="true">{e(STATUS_LABELS[s][0])}</span>{counts[s]}'
+            f'<span class="sr-only"> {e(STATUS_LABELS[s][2])}</span></span>'
+            for s in STATUS_ORDER if counts.get(s))
+        row_cls = "row-org" if host == ORG_HOST else "row-host"
+        rows.append(f'<tr class="{row_cls}" data-host="{e(host)}">'
+                    f'<th scope="row" class="host"><a href="#{ids.get("host", host)}">{host_label(host)}</a>'
+                    f'{unreachable}{sub}</th>{"".join(cells)}<td class="rowsum">{summary}</td></tr>')
+
+    unconfirmed_note = bi("列見出しの ⚠ は、条項本文が原典で未確認（UNCONFIRMED）であることを示します。",
+                          "⚠ under a clause id: the clause text is UNCONFIRMED against the source.")
+    legend = "".join(
+        f'<li>{status_badge(s, small=True)} {bi(*STATUS_HELP[s])}</li>' for s in STATUS_ORDER)
+    precedence = bi_raw(" &gt; ".join(e(STATUS_LABELS[s][1]) for s in STATUS_ORDER),
+                        " &gt; ".join(e(STATUS_LABELS[s][2]) for s in STATUS_ORDER))
+    hint = bi("セルを選ぶとそのホスト・条項の所見を表示します。"
+              "空欄（·）はそのホストに該当条項のチェックがないことを示します。",
+              "Select a cell to see the findings for that host and clause. "
+              "An empty cell (·) means no check for that clause on that host.")
+    return f"""<section id="matrix" class="sec">
+<h2>{bi("ホスト × 条項 マトリクス", "Host × clause matrix")}</h2>
+<p class="hint">{hint}</p>
+<div class="tablewrap">
+<table class="matrix">
+<caption class="sr-only">{bi("ホストごと・条項ごとの判定", "Result per host and clause")}</caption>
+<colgroup><col class="c-host">{'<col class="c-clause">' * len(cols)}<col class="c-sum"></colgroup>
+<thead><tr><td class="corner" rowspan="2"></td>{group_row}
+<th scope="col" class="sumh" rowspan="2">{bi("内訳", "Breakdown")}</th></tr>
+<tr>{"".join(head)}</tr></thead>
+<tbody>{"".join(rows)}</tbody>
+</table>
+</div>
+<div id="status-legend" class="legend">
+<h3>{bi("判定の凡例", "Status legend")}</h3>
+<ul>{legend}</ul>
+<p class="muted">{bi("セルの判定は、そのセルの所見のうち次の順で最初に現れる状態です：",
+                     "A cell shows the first of these statuses that occurs among its findings:")}
+<span class="prec">{precedence}</span></p>
+<p class="muted">{unconfirmed_note}</p>
+</div>
+</section>"""
+
+
+def _kv(label, value_html: str, cls: str = "") -> str:
+    return f'<div class="kv {cls}"><dt>{bi(*label)}</dt><dd>{value_html}</dd></div>'
+
+
+def _exception(exc: dict) -> str:
+    expired = bool(exc.get("expired"))
+    if expired:
+        label = bi("期限切れ（無効）", "EXPIRED: no longer valid")
+        state = f'<span class="exc-state exc-expired">{label}</span>'
+    else:
+        state = f'<span class="exc-state exc-valid">{bi("有効", "valid")}</span>'
+    cls = "exception expired" if expired else "exception"
+    return (f'<div class="{cls}"><h5>{bi("例外承認", "Exception")} {state}</h5><dl>'
+            + _kv(("理由", "Reason"), e(exc.get("reason")))
+            + _kv(("承認者", "Approver"), e(exc.get("approver")))
+            + _kv(("有効期限", "Expires"), f'<time>{e(exc.get("expires"))}</time>')
+            + "</dl></div>")
+
+
+def _finding(f: dict, fid: str, manual_evidence: list) -> str:
+    status = text(f.get("status"))
+    src = f.get("source") or {}
+    src_html = ""
+    if src:
+        src_html = (f'{e(src.get("document"))} ' + confidence_badge(src.get("confidence"))
+                    if isinstance(src, dict) else e(src))
+    fixable = f.get("fixable")
+    fix_html = (f'<span class="fix fix-yes">{bi("自動是正：可", "auto-fix: yes")}</span>' if fixable
+                else f'<span class="fix fix-no">{bi("自動是正：不可", "auto-fix: no")}</span>')
+    remediation = text(f.get("remediation"))
+    target = text(f.get("target"))
+    check = text(f.get("check"))
+    needed = ""
+    if status == "manual" and manual_evidence:
+        needed = ('<div class="needed"><h5>' + bi("必要な証跡", "Evidence needed") + "</h5><ul>"
+                  + "".join(f"<li>{e(x)}</li>" for x in manual_evidence) + "</ul></div>")
+    parts = [
+        f'<article class="finding st-{e(status)}" id="{fid}" data-status="{e(status)}">',
+        '<header class="fhead">',
+        status_badge(status),
+        severity_chip(f.get("severity")),
+        f'<code class="checkid">{e(f.get("check"))}</code>',
+        "</header>",
+        f'<h4 class="ftitle">{bi(f.get("title_ja") or check, f.get("title_en") or check)}</h4>',
+        '<dl class="fmeta">',
+        _kv(("対象", "Target"), f'<code class="target">{e(target)}</code>' if target else "—"),
+        _kv(("是正", "Remediation"), (e(remediation) if remediation else "—") + " " + fix_html),
+        _kv(("根拠", "Source"), src_html or "—"),
+        "</dl>",
+        '<div class="ev">',
+        (f'<div><h5>{bi("観測値（証跡）", "Evidence (observed)")}</h5>'
+         f'<pre class="json">{e(pretty_json(f.get("evidence")))}</pre></div>'),
+        (f'<div><h5>{bi("期待値", "Expected")}</h5>'
+         f'<pre class="json">{e(pretty_json(f.get("expected")))}</pre></div>'),
+        "</div>",
+        needed,
+    ]
+    if isinstance(f.get("exception"), dict):
+        parts.append(_exception(f["exception"]))
+    parts.append("</article>")
+    return "\n".join(p for p in parts if p)
+
+
+def _findings(report: dict, ids: _Ids, index: dict) -> str:
+    clauses = {c.get("id"): c for c in report.get("clauses") or []}
+    manual_needed = {k.get("id"): k.get("evidence_needed") or []
+                     for c in report.get("clauses") or [] for k in c.get("checks") or []
+                     if k.get("kind") == "manual"}
+    hinfo = hosts_by_name(report)
+    out = [f'<section id="findings" class="sec"><h2>{bi("所見の詳細（ホスト別）", "Findings by host")}</h2>']
+    for host in host_names(report):
+        h = hinfo.get(host) or {}
+        groups_txt = ", ".join(text(g) for g in h.get("groups") or [])
+        unreachable = ""
+        if h.get("reachable") is False:
+            unreachable = ' <span class="unreach">' + bi("到達不能", "unreachable") + "</span>"
+        out.append(f'<section class="host" id="{ids.get("host", host)}" data-host="{e(host)}">'
+                   f'<h3>{host_label(host)}{unreachable}'
+                   + (f' <span class="hgroups">{e(groups_txt)}</span>' if groups_txt else "")
+                   + "</h3>")
+        any_cell = False
+        for cid in clause_ids(report):
+            found = index.get((host, cid))
+            if not found:
+                continue
+            any_cell = True
+            c = clauses.get(cid) or {}
+            status = cell(report, host, cid, index)
+            body = []
+            for f in found:
+                body.append(_finding(f, ids.get("f", host, cid, text(f.get("check")), text(f.get("target"))),
+                                     manual_needed.get(f.get("check"), [])))
+            out.append(
+                f'<details class="drill" id="{ids.get("d", host, cid)}" data-status="{e(status)}">'
+                f'<summary>{status_badge(status)} <b class="cid">{e(cid)}</b> '
+                f'{bi(c.get("title_ja") or cid, c.get("title_en") or cid, cls="ctitle")}'
+                f' <span class="muted">{bi(f"{len(found)} 件", plural(len(found), "finding"))}</span>'
+                f' <a class="tocl" href="#{ids.get("clause", cid)}">{bi("条項へ", "clause")}</a></summary>'
+                # The cell links point inside the <details>: browsers open a closed <details> when
+                # a link targets its content, so drill-down works without JavaScript too.
+                + f'<div class="drill-body" id="{ids.get("cell", host, cid)}">'
+                + "\n".join(body) + "</div></details>")
+        if not any_cell:
+            none = bi("このホストの所見はありません。", "No findings for this host.")
+            out.append(f'<p class="muted">{none}</p>')
+        out.append("</section>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _clauses(report: dict, ids: _Ids) -> str:
+    hint = bi("条項の本文・英語要旨・原典確認の状況・第6.0版との対応・チェック一覧。",
+              "Clause text, English summary, how far the text is confirmed, cross-references "
+              "to guideline 6.0 and the checks.")
+    out = [f'<section id="clauses" class="sec"><h2>{bi("条項一覧", "Clauses")}</h2>',
+           f'<p class="hint">{hint}</p>']
+    for c in report.get("clauses") or []:
+        cid = text(c.get("id"))
+        conf = text(c.get("confidence"))
+        checks = []
+        for k in c.get("checks") or []:
+            kind = text(k.get("kind"))
+            kind_html = (f'<span class="kind kind-manual">{bi("手動", "manual")}</span>' if kind == "manual"
+                         else f'<span class="kind kind-auto">{bi("自動", "automated")}</span>')
+            needed = ""
+            if kind == "manual" and k.get("evidence_needed"):
+                items = "".join(f"<li>{e(x)}</li>" for x in k.get("evidence_needed") or [])
+                label = bi("必要な証跡：", "Evidence needed: ")
+                needed = f'<div class="needed-inline">{label}<ul>{items}</ul></div>'
+            kid = text(k.get("id"))
+            if k.get("planned"):
+                kind_html += (f' <span class="planned" title="{e(k.get("planned"))}">'
+                              f'{bi("実装予定", "planned")}</span>')
+            checks.append(f'<tr><td>{kind_html}</td><td><code>{e(kid)}</code></td>'
+                          f'<td>{bi(k.get("title_ja") or kid, k.get("title_en") or kid)}{needed}</td>'
+                          f'<td>{severity_chip(k.get("severity"), prefix=False)}</td></tr>')
+        checks_html = (
+            f'<table class="checks"><thead><tr><th scope="col">{bi("種別", "Kind")}</th>'
+            f'<th scope="col">{bi("チェック ID", "Check id")}</th><th scope="col">{bi("内容", "What")}</th>'
+            f'<th scope="col">{bi("重要度", "Severity")}</th></tr></thead>'
+            f'<tbody>{"".join(checks)}</tbody></table>'
+            if checks else f'<p class="muted">{bi("iryo-guard のチェックなし", "No iryo-guard checks")}</p>')
+        refs = c.get("guideline_6_0") or []
+        refs_html = ("<ul class=\"refs\">" + "".join(
+            f'<li><b>{e(r.get("ref"))}</b> {e(r.get("note_en"))} {confidence_badge(r.get("confidence"))}</li>'
+            for r in refs) + "</ul>") if refs else f'<p class="muted">{bi("対応なし", "none recorded")}</p>'
+        out.append(
+            f'<article class="clause conf-row-{e(conf)}" id="{ids.get("clause", cid)}">'
+            f'<h3><span class="cid">{e(cid)}</span> {bi(c.get("title_ja") or "", c.get("title_en") or "")} '
+            f'{confidence_badge(conf)}</h3>'
+            f'<blockquote class="text-ja" lang="ja">{e(c.get("text_ja"))}</blockquote>'
+            f'<p class="summary-en" lang="en"><span class="lbl">English summary:</span> '
+            f'{e(c.get("summary_en"))}</p>'
+            f'<p class="csrc muted">{bi("出典：", "Source: ")}{e(c.get("source"))}</p>'
+            f'<div class="cgrid"><div><h4>{bi("第6.0版との対応", "Guideline 6.0 cross-references")}</h4>'
+            f'{refs_html}</div>'
+            f'<div><h4>{bi("チェック", "Checks")}</h4>{checks_html}</div></div>'
+            "</article>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Page
+
+
+CSS = """
+:root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#fff;--soft:#f6f8fa;--accent:#0b4f8a;
+--pass:#1a7f37;--fail:#cf222e;--error:#5a2a82;--manual:#3b6aa0;--excepted:#d99a00;--na:#e3e6ea;}
+*{box-sizing:border-box}
+html{font-family:"Noto Sans CJK JP","Noto Sans JP","Hiragino Sans","Hiragino Kaku Gothic ProN",
+"Yu Gothic UI","Yu Gothic",Meiryo,"IPAexGothic","IPAGothic",system-ui,-apple-system,"Segoe UI",Roboto,
+"Helvetica Neue",Arial,sans-serif;
+color:var(--fg);background:var(--bg);font-size:15px;line-height:1.55}
+body{margin:0}
+code,pre{font-family:ui-monospace,"SFMono-Regular","DejaVu Sans Mono",Menlo,Consolas,
+"Noto Sans Mono CJK JP",monospace;
+font-size:.86em}
+a{color:var(--accent)}
+.page{max-width:1360px;margin:0 auto;padding:0 24px 48px}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);
+white-space:nowrap;border:0}
+.muted{color:var(--muted)}
+/* language switch: two radios before the page, styled through their labels (works without JS) */
+.lang-radio{position:absolute;opacity:0;pointer-events:none}
+#ig-lang-ja:checked ~ .page .l-en{display:none}
+#ig-lang-en:checked ~ .page .l-ja{display:none}
+.langswitch{display:inline-flex;border:1px solid #9fb3c8;border-radius:6px;overflow:hidden;background:#fff}
+.langswitch label{padding:4px 14px;cursor:pointer;font-size:.9em;color:var(--accent);user-select:none}
+#ig-lang-ja:checked ~ .page label[for=ig-lang-ja],#ig-lang-en:checked ~ .page label[for=ig-lang-en]
+{background:var(--accent);color:#fff;font-weight:600}
+#ig-lang-ja:focus-visible ~ .page label[for=ig-lang-ja],
+#ig-lang-en:focus-visible ~ .page label[for=ig-lang-en]
+{outline:3px solid #f0b429;outline-offset:-3px}
+/* header */
+.top{border-bottom:3px solid var(--accent);padding:14px 0 14px;margin-bottom:8px}
+.topbar{display:flex;justify-content:space-between;align-items:center;gap:16px}
+.kicker{margin:0;font-size:.85em;letter-spacing:.04em;color:var(--muted);font-weight:600;text-transform:uppercase}
+h1{font-size:1.45em;line-height:1.35;margin:6px 0 8px}
+h2{font-size:1.25em;border-left:5px solid var(--accent);padding-left:10px;margin:28px 0 10px}
+h3{font-size:1.08em;margin:18px 0 8px}
+h4{font-size:1em;margin:8px 0 6px}
+h5{font-size:.85em;margin:6px 0 4px;color:var(--muted)}
+.mode{display:inline-block;margin:0 0 10px;padding:3px 10px;border-radius:4px;font-weight:600;font-size:.92em}
+.mode-check{background:#e7f0fa;color:#0b4f8a;border:1px solid #a9c6e6}
+.mode-enforce{background:#fff1e5;color:#8a3c00;border:1px solid #f0b27a}
+.runmeta{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:2px 24px;margin:0 0 12px}
+.runmeta div{display:flex;gap:10px;align-items:baseline;min-width:0}
+.runmeta dt{flex:0 0 7.5em;color:var(--muted);font-size:.88em}
+.runmeta dd{margin:0;min-width:0;overflow-wrap:anywhere}
+.totals-caption{margin:4px 0;color:var(--muted);font-size:.9em}
+.totals{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:8px}
+.chip{display:inline-flex;align-items:center;gap:6px;padding:5px 12px;border-radius:999px;
+text-decoration:none;
+font-weight:600;border:1px solid transparent}
+.chip .num{font-size:1.15em;margin-left:2px}
+/* status colours: colour is never the only carrier, every badge has a symbol and a word */
+.st-pass{--c:var(--pass);--t:#fff}.st-fail{--c:var(--fail);--t:#fff}.st-error{--c:var(--error);--t:#fff}
+.st-manual{--c:var(--manual);--t:#fff}.st-excepted{--c:var(--excepted);--t:#1f2328}
+.st-not_applicable{--c:var(--na);--t:#3d444d}.st-unknown{--c:#8c959f;--t:#fff}
+.chip,.badge{background:var(--c);color:var(--t)}
+.badge{display:inline-flex;align-items:center;gap:4px;padding:1px 8px;border-radius:4px;font-weight:700;
+font-size:.85em;white-space:nowrap;line-height:1.6}
+.badge-sm{font-size:.78em;padding:0 5px}
+.badge .sym{font-weight:700}
+.st-not_applicable.badge,.st-not_applicable.chip{border:1px solid #c4cad1}
+/* matrix */
+.hint{color:var(--muted);margin:0 0 8px;font-size:.92em}
+.tablewrap{overflow-x:auto;border:1px solid var(--line);border-radius:6px}
+table.matrix{border-collapse:collapse;width:100%;font-size:.92em;table-layout:fixed;min-width:1080px}
+col.c-host{width:190px}col.c-sum{width:108px}
+.matrix th,.matrix td{border:1px solid var(--line);padding:0;text-align:center}
+.matrix thead th{background:var(--soft);padding:4px 4px}
+.matrix th.grp{font-size:.82em;color:var(--muted);font-weight:600}
+.matrix th.grp-D{background:#eef3f8}
+.matrix th.col a{font-weight:700;text-decoration:none;color:var(--fg)}
+.matrix th.col a:hover{text-decoration:underline}
+.colwarn{display:block;color:#b35900;font-size:.8em;line-height:1}
+.matrix th.host{text-align:left;padding:6px 10px;background:#fff;position:sticky;left:0;z-index:1;
+overflow-wrap:anywhere}
+.matrix th.host a{font-weight:700;font-size:1.05em}
+.hgroups{display:block;font-weight:400;font-size:.78em;color:var(--muted)}
+.row-org th.host,.row-org td{border-top:3px double #9fb3c8}
+.row-org th.host{background:#f3f6fa}
+.cell-link{display:flex;flex-direction:column;align-items:center;justify-content:center;gap:1px;min-height:46px;
+padding:4px 3px;text-decoration:none;color:inherit}
+.cell-link:hover,.cell-link:focus-visible{background:#fff8c5;outline:2px solid var(--accent);
+outline-offset:-2px}
+.ncount{font-size:.72em;color:var(--muted);white-space:nowrap}
+.cell.empty{background:repeating-linear-gradient(135deg,#fff,#fff 6px,#f6f8fa 6px,#f6f8fa 12px)}
+.none{color:#afb8c1}
+.rowsum{padding:3px 4px!important;text-align:left!important;font-size:.8em;line-height:1.7}
+.matrix th.sumh{font-size:.82em;color:var(--muted);font-weight:600}
+.mini{display:inline-block;padding:0 5px;margin:1px;border-radius:3px;background:var(--c);color:var(--t);
+font-weight:700}
+.unreach{display:inline-block;background:#57606a;color:#fff;border-radius:3px;padding:0 5px;font-size:.75em}
+.legend{margin-top:10px;padding:8px 12px;background:var(--soft);border-radius:6px}
+.legend h3{margin:0 0 6px;font-size:.95em}
+.legend ul{list-style:none;margin:0;padding:0;display:grid;
+grid-template-columns:repeat(auto-fill,minmax(380px,1fr));
+gap:4px 18px;font-size:.9em}
+.legend p{margin:6px 0 0;font-size:.88em}
+.prec{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-weight:600;color:var(--fg)}
+/* drill-down */
+section.host{margin:12px 0 20px}
+section.host>h3{font-size:1.15em;background:#e7f0fa;border-left:5px solid #9fb3c8;padding:5px 10px;
+border-radius:0 5px 5px 0;display:flex;align-items:baseline;gap:10px;flex-wrap:wrap}
+section.host>h3 .hgroups{display:inline;font-size:.72em}
+details.drill{border:1px solid var(--line);border-left:6px solid var(--c,#8c959f);border-radius:6px;
+margin:6px 0;
+background:#fff}
+details.drill[data-status=pass]{--c:var(--pass)}details.drill[data-status=fail]{--c:var(--fail)}
+details.drill[data-status=error]{--c:var(--error)}details.drill[data-status=manual]{--c:var(--manual)}
+details.drill[data-status=excepted]{--c:var(--excepted)}details.drill[data-status=not_applicable]{--c:#c4cad1}
+details.drill>summary{cursor:pointer;padding:7px 10px;list-style-position:inside}
+details.drill>summary .cid{margin:0 4px}
+details.drill[open]>summary{border-bottom:1px solid var(--line);background:var(--soft)}
+.tocl{font-size:.8em;margin-left:6px}
+.flash{animation:flash 1.6s ease-out}
+@keyframes flash{0%{box-shadow:0 0 0 4px #f0b429}100%{box-shadow:0 0 0 0 transparent}}
+.drill-body{scroll-margin-top:3.2em}
+.finding{padding:10px 14px;border-top:1px dashed var(--line)}
+.finding:first-of-type{border-top:0}
+.fhead{display:flex;flex-wrap:wrap;gap:8px;align-items:center}
+.checkid{background:var(--soft);padding:1px 6px;border-radius:4px}
+.ftitle{margin:6px 0 4px;font-size:1em}
+.sev{font-size:.78em;border:1px solid var(--line);border-radius:4px;padding:0 6px;color:var(--muted)}
+.st-fail .sev-critical,.st-error .sev-critical{border-color:#82071e;color:#82071e;font-weight:700}
+.st-fail .sev-high,.st-error .sev-high{border-color:#cf222e;color:#a40e26}
+.fmeta{margin:0;display:grid;grid-template-columns:1fr;gap:2px}
+.kv{display:flex;gap:10px;align-items:baseline}
+.kv dt{flex:0 0 7em;color:var(--muted);font-size:.86em}
+.kv dd{margin:0;min-width:0;overflow-wrap:anywhere}
+.target{background:var(--soft);padding:1px 5px;border-radius:3px}
+.fix{font-size:.78em;border-radius:3px;padding:0 5px;white-space:nowrap}
+.fix-yes{background:#dafbe1;color:#116329}.fix-no{background:#eaeef2;color:#424a53}
+.ev{display:grid;grid-template-columns:3fr 2fr;gap:12px;margin-top:6px}
+pre.json{margin:0;background:#f6f8fa;color:#1f2328;border:1px solid var(--line);padding:8px 10px;
+border-radius:5px;overflow:auto;
+max-height:340px;
+white-space:pre-wrap;overflow-wrap:anywhere;font-size:.82em;line-height:1.45}
+.exception{margin-top:8px;padding:6px 10px;border:1px solid #e3b341;background:#fff8e1;border-radius:5px}
+.exception.expired{border-color:var(--fail);background:#ffebe9}
+.exception h5{margin:0 0 4px;color:var(--fg)}
+.exception dl{margin:0}
+.exc-state{font-size:.85em;border-radius:3px;padding:0 6px;margin-left:6px}
+.exc-valid{background:#dafbe1;color:#116329}.exc-expired{background:var(--fail);color:#fff}
+.needed{margin-top:8px;padding:6px 10px;border:1px solid #a9c6e6;background:#eef5fc;border-radius:5px}
+.needed h5{margin:0}.needed ul{margin:2px 0 0 1.2em;padding:0}
+/* clauses */
+.clause{border:1px solid var(--line);border-radius:6px;padding:8px 14px 10px;margin:10px 0}
+.clause h3{margin:2px 0 6px;display:flex;flex-wrap:wrap;gap:8px;align-items:center}
+.clause .cid{background:var(--accent);color:#fff;border-radius:4px;padding:0 8px}
+.conf-row-unconfirmed{border:2px solid #d1242f;background:#fffafa}
+.text-ja{margin:4px 0;padding:6px 12px;border-left:4px solid #9fb3c8;background:var(--soft)}
+.summary-en{margin:4px 0}.summary-en .lbl{font-weight:600;color:var(--muted)}
+.csrc{font-size:.82em;margin:2px 0 6px}
+.cgrid{display:grid;grid-template-columns:2fr 3fr;gap:16px}
+.conf{display:inline-block;font-size:.78em;font-weight:700;border-radius:4px;padding:0 6px;white-space:nowrap}
+.conf-confirmed{border:1px solid #1a7f37;color:#116329;background:#f0fff4}
+.conf-secondary{border:1px solid #9a6700;color:#7d4e00;background:#fff8c5}
+.conf-unconfirmed{border:1px solid #a40e26;color:#fff;background:#d1242f;letter-spacing:.02em}
+.conf-unknown{border:1px solid #8c959f;color:#424a53}
+.refs{margin:0;padding-left:1.2em;font-size:.92em}
+table.checks{border-collapse:collapse;width:100%;font-size:.9em}
+.checks th,.checks td{border-bottom:1px solid var(--line);padding:3px 6px;text-align:left;vertical-align:top}
+.kind{font-size:.8em;border-radius:3px;padding:0 5px;white-space:nowrap}
+.kind-auto{background:#ddf4ff;color:#0a3069}
+.planned{font-size:.75em;border:1px dashed #8c959f;border-radius:3px;padding:0 4px;color:var(--muted);
+white-space:nowrap}
+.kind-manual{background:#eaeef2;color:#3b6aa0;border:1px solid #3b6aa0}
+.needed-inline{font-size:.88em;color:var(--muted)}.needed-inline ul{margin:0 0 0 1.2em;padding:0}
+/* toolbar added by JS */
+.toolbar{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:10px 0 0;font-size:.9em}
+.toolbar button{font:inherit;padding:3px 10px;border:1px solid #9fb3c8;border-radius:5px;background:#fff;
+color:var(--accent);cursor:pointer}
+.toolbar button:hover{background:#e7f0fa}
+.toolbar label{display:inline-flex;gap:4px;align-items:center;cursor:pointer}
+body.only-problems details.drill:not([data-status=fail]):not([data-status=error]){display:none}
+nav.toc{font-size:.9em;margin:6px 0}
+nav.toc a{margin-right:14px}
+footer{margin-top:36px;border-top:1px solid var(--line);padding-top:8px;font-size:.82em;color:var(--muted)}
+@media screen and (max-width:800px){.ev,.cgrid{grid-template-columns:1fr}}
+@media print{
+ @page{size:A4 landscape;margin:10mm}
+ html{font-size:9.5pt}
+ .langswitch,.toolbar,nav.toc,.tocl{display:none!important}
+ table.matrix{min-width:0}
+ .page{max-width:none;padding:0}
+ *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+ .tablewrap{overflow:visible;border:0}
+ .matrix th.host{position:static;min-width:0}
+ .cell-link{min-height:0}
+ .clause,.legend,tr,pre.json,.exception,.fhead{break-inside:avoid}
+ details.drill>summary{break-after:avoid}
+ pre.json{max-height:none;overflow:visible;font-size:.75em;line-height:1.3;padding:4px 8px}
+ .finding{padding:6px 10px}
+ h2,h3{break-after:avoid}
+ #findings,#clauses{break-before:page}
+ a{color:inherit;text-decoration:none}
+}
+"""
+
+JS = """
+(function () {
+  "use strict";
+  var KEY = "__KEY__";
+  var root = document.documentElement;
+  var radios = {ja: document.getElementById("ig-lang-ja"), en: document.getElementById("ig-lang-en")};
+  function setLang(lang, store) {
+    if (!radios[lang]) { return; }
+    radios[lang].checked = true;
+    root.setAttribute("lang", lang);
+    root.setAttribute("data-lang", lang);
+    if (store) { try { window.localStorage.setItem(KEY, lang); } catch (err) { /* file:// may refuse */ } }
+  }
+  var saved = null;
+  try { saved = window.localStorage.getItem(KEY); } catch (err) { saved = null; }
+  if (saved === "ja" || saved === "en") { setLang(saved, false); }
+  Object.keys(radios).forEach(function (lang) {
+    if (radios[lang]) { radios[lang].addEventListener("change", function () { setLang(lang, true); }); }
+  });
+
+  function openTarget(id, scroll) {
+    if (!id) { return; }
+    var el = document.getElementById(id);
+    if (!el) { return; }
+    if (el.tagName === "DETAILS") { el.open = true; }
+    if (el.classList.contains("host")) {
+      el.querySelectorAll("details.drill").forEach(function (d) { d.open = true; });
+    }
+    for (var p = el.parentElement; p; p = p.parentElement) { if (p.tagName === "DETAILS") { p.open = true; } }
+    var shown = el.classList.contains("drill-body") ? el.parentElement : el;
+    if (scroll) { shown.scrollIntoView({block: "start"}); }
+    shown.classList.remove("flash"); void shown.offsetWidth; shown.classList.add("flash");
+  }
+  function fromHash() {
+    var h = window.location.hash.slice(1);
+    try { h = decodeURIComponent(h); } catch (err) { /* keep raw */ }
+    openTarget(h, true);
+  }
+  window.addEventListener("hashchange", fromHash);
+  if (window.location.hash) { fromHash(); }
+
+  var drills = function () { return document.querySelectorAll("details.drill"); };
+  var bar = document.createElement("div");
+  bar.className = "toolbar";
+  bar.id = "ig-toolbar";
+  bar.setAttribute("role", "toolbar");
+  function span(cls, lang, txt) {
+    var s = document.createElement("span");
+    s.className = cls; s.lang = lang; s.textContent = txt;
+    return s;
+  }
+  function button(ja, en, onclick) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.appendChild(span("l-ja", "ja", ja));
+    b.appendChild(span("l-en", "en", en));
+    b.addEventListener("click", onclick);
+    return b;
+  }
+  function setAll(open) { drills().forEach(function (d) { d.open = open; }); }
+  bar.appendChild(button("すべて開く", "Expand all", function () { setAll(true); }));
+  bar.appendChild(button("すべて閉じる", "Collapse all", function () { setAll(false); }));
+  var only = document.createElement("label");
+  var box = document.createElement("input"); box.type = "checkbox"; box.id = "ig-only-problems";
+  box.addEventListener("change", function () {
+    document.body.classList.toggle("only-problems", box.checked);
+  });
+  only.appendChild(box);
+  only.appendChild(span("l-ja", "ja", "不適合・エラーのみ表示"));
+  only.appendChild(span("l-en", "en", "Only fail and error"));
+  bar.appendChild(only);
+  bar.appendChild(button("印刷", "Print", function () { window.print(); }));
+  var findings = document.getElementById("findings");
+  if (findings) {
+    var heading = findings.querySelector("h2");
+    findings.insertBefore(bar, heading ? heading.nextSibling : findings.firstChild);
+  }
+
+  var before = [];
+  window.addEventListener("beforeprint", function () {
+    before = [];
+    drills().forEach(function (d) { before.push(d.open); d.open = true; });
+  });
+  window.addEventListener("afterprint", function () {
+    drills().forEach(function (d, i) { if (i < before.length) { d.open = before[i]; } });
+  });
+  root.setAttribute("data-js", "ready");
+})();
+""".replace("__KEY__", LANG_STORAGE_KEY)
+
+
+def _csp_hash(source: str) -> str:
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def render_html(report: dict) -> str:
+    """Render the report model as one self-contained HTML document (UTF-8 text)."""
+    ids = _Ids()
+    index = index_findings(report)
+    run = report.get("run") or {}
+    csp = ("default-src 'none'; img-src data:; "
+           f"style-src {_csp_hash(CSS)}; script-src {_csp_hash(JS)}; "
+           "base-uri 'none'; form-action 'none'")
+    body = "\n".join([
+        _header(report),
+        ('<nav class="toc" aria-label="目次 / Contents">'
+         f'<a href="#matrix">{bi("マトリクス", "Matrix")}</a>'
+         f'<a href="#findings">{bi("所見の詳細", "Findings")}</a>'
+         f'<a href="#clauses">{bi("条項一覧", "Clauses")}</a></nav>'),
+        "<main>",
+        _matrix(report, ids, index),
+        _findings(report, ids, index),
+        _clauses(report, ids),
+        "</main>",
+        f'<footer>{e(report.get("generator") or "iryo-guard")} · schema {e(report.get("schema_version"))} · '
+        + bi("本報告書はホストから収集した証跡を含みます。取り扱いに注意してください。",
+             "This report contains evidence collected from hosts; handle it accordingly.")
+        + "</footer>",
+    ])
+    title = f'iryo-guard 監査報告 / audit report — {text(run.get("id"))}'
+    return f"""<!DOCTYPE html>
+<html lang="ja" data-lang="ja">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{e(csp)}">
+<meta name="generator" content="{e(report.get("generator") or "iryo-guard")}">
+<title>{e(title)}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<input type="radio" name="ig-lang" id="ig-lang-ja" class="lang-radio" checked>
+<input type="radio" name="ig-lang" id="ig-lang-en" class="lang-radio">
+<div class="page">
+{body}
+</div>
+<script>{JS}</script>
+</body>
+</html>
+"""
