@@ -917,8 +917,6 @@ def write_inventory(hosts: list[Host]) -> None:
 
 def generic_count(requested: int | None) -> int:
     if requested is not None:
-        if requested < 0 or requested > 89:
-            raise LabError("--hosts must be between 0 and 89")
         return requested
     # Without --hosts, `up` keeps the generic hosts that are there, so a second `up` changes nothing.
     return sum(1 for c in lab_containers() if c.get("Labels", {}).get("iryo-lab.role") == "generic")
@@ -942,6 +940,8 @@ def cmd_build(args) -> None:
 
 def cmd_up(args) -> None:
     started = time.monotonic()
+    if args.hosts is not None and not 0 <= args.hosts <= 89:
+        raise LabError("--hosts must be between 0 and 89 (gen-01..gen-89)")
     require("ssh", "ssh-keygen", "ssh-keyscan", "openssl", "gpg", "gpgconf")
     with lab_lock():
         images = ensure_images()
