@@ -656,7 +656,9 @@ class Host:
 
     def spec(self) -> str:
         """Everything baked into the container at creation; a change means re-creating it."""
-        parts = [self.name, self.role, self.image, repr(self.published), (SSH_KEY.with_suffix(".pub")).read_text()]
+        # The checkout's path too: a lab started from another clone (CI) must not keep this one's mounts.
+        parts = [str(LAB), self.name, self.role, self.image, repr(self.published),
+                 SSH_KEY.with_suffix(".pub").read_text()]
         if self.role in TLS_DIRS:
             parts.append((PKI / (self.server_name + ".pem")).read_text())
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
@@ -700,9 +702,9 @@ def container_labels(name: str) -> dict | None:
     return json.loads(result.stdout or "{}") or {}
 
 
-def container_running(name: str) -> bool:
-    result = podman("container", "inspect", "--format", "{{.State.Running}}", name, check=False)
-    return result.stdout.strip() == "true"
+def container_status(name: str) -> str:
+    result = podman("container", "inspect", "--format", "{{.State.Status}}", name, check=False)
+    return result.stdout.strip()
 
 
 def ensure_network() -> None:
@@ -765,13 +767,15 @@ def reconcile(host: Host) -> str:
     """Create, re-create or start one container so it matches its spec; returns what was done."""
     labels = container_labels(host.container)
     action = "created"
-    if labels is not None and labels.get("iryo-lab.spec") != host.spec():
+    # "created" = never started: an `up` was interrupted before the files were copied in.
+    if labels is not None and (labels.get("iryo-lab.spec") != host.spec()
+                               or container_status(host.container) == "created"):
         podman("rm", "--force", "--time", "2", host.container, timeout=120)
         labels, action = None, "re-created"
     if labels is None:
         create_container(host)
         return action
-    if not container_running(host.container):
+    if container_status(host.container) != "running":
         podman("start", host.container, timeout=120)
         return "started"
     return "running"
