@@ -926,13 +926,14 @@ def generic_count(requested: int | None) -> int:
     return sum(1 for c in lab_containers() if c.get("Labels", {}).get("iryo-lab.role") == "generic")
 
 
-def remove_extra_generic(hosts: list[Host]) -> None:
+def remove_extra_generic(hosts: list[Host]) -> int:
     wanted = {host.container for host in hosts}
-    for container in lab_containers():
-        name = container["Names"][0]
-        if container.get("Labels", {}).get("iryo-lab.role") == "generic" and name not in wanted:
-            podman("rm", "--force", "--time", "2", name, timeout=120)
-            log("%s: removed" % name)
+    extra = [c["Names"][0] for c in lab_containers()
+             if c.get("Labels", {}).get("iryo-lab.role") == "generic" and c["Names"][0] not in wanted]
+    if extra:
+        podman("rm", "--force", "--time", "2", *extra, timeout=300)
+        log("removed %s" % ", ".join(extra))
+    return len(extra)
 
 
 def cmd_build(args) -> None:
@@ -954,7 +955,7 @@ def cmd_up(args) -> None:
         assemble_mirror(images)
         ensure_network()
         hosts = lab_hosts(images, generic_count(args.hosts))
-        remove_extra_generic(hosts)
+        removed = remove_extra_generic(hosts)
         actions = {host.name: reconcile(host) for host in hosts}
         # The mirror first: every other host's apt-get update needs it.
         provision(hosts[0])
@@ -969,6 +970,8 @@ def cmd_up(args) -> None:
     changed = [name for name, action in actions.items() if action != "running"]
     summary = ("%d host(s) %s" % (len(changed), "created or started") if changed
                else "all %d hosts were already running" % len(hosts))
+    if removed:
+        summary += "; %d generic host(s) removed" % removed
     log("lab up in %.0f s: %s; inventory: %s" % (time.monotonic() - started, summary, INVENTORY))
 
 
