@@ -9,8 +9,8 @@ non-compliant with MHLW guideline 5.2 §6.11 (docs/lab.md lists hosts and seeded
     lab.py down              remove containers, network, mirror tree and hosts.yml (keeps images, cache)
     lab.py status            hosts, state, ports
 
-Standard library only. Runs as root; needs podman (runc, netavark, aardvark-dns), mmdebstrap,
-dpkg-dev, gnupg, openssl and openssh-client on the controller.
+Standard library only. Runs as root; needs podman (runc, netavark, aardvark-dns, iptables),
+mmdebstrap, dpkg, gnupg, openssl and openssh-client on the controller.
 """
 
 from __future__ import annotations
@@ -55,8 +55,7 @@ LOCK_FILE = STATE / ".lock"
 INVENTORY = REPO / "inventory" / "lab" / "hosts.yml"
 INVENTORY_MARK = "# iryo-lab: written by lab/lab.py up; `lab.py down` removes it. Do not edit."
 
-LABEL_KEY = "iryo-lab"
-LABEL = LABEL_KEY + "=1"
+LABEL = "iryo-lab=1"
 NETWORK = "iryo-lab"
 CONTAINER_PREFIX = "iryo-lab-"
 IMAGE_NAME = "localhost/iryo-lab"
@@ -90,13 +89,11 @@ def tail(text: str, lines: int = 25) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def run(cmd, *, timeout: float = 60, check: bool = True, input: str | None = None, cwd=None,
-        env=None) -> subprocess.CompletedProcess:
+def run(cmd, *, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
     """Run a command with a time limit and turn every failure into a LabError with its output."""
     cmd = [str(c) for c in cmd]
     try:
-        result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
-                                cwd=cwd, env=env or ENV)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
     except FileNotFoundError:
         raise LabError("%s is not installed (docs/lab.md lists the Debian packages the lab needs)" % cmd[0]) from None
     except subprocess.TimeoutExpired:
@@ -107,8 +104,8 @@ def run(cmd, *, timeout: float = 60, check: bool = True, input: str | None = Non
     return result
 
 
-def podman(*args, timeout: float = 60, check: bool = True, input: str | None = None):
-    return run(["podman", *args], timeout=timeout, check=check, input=input)
+def podman(*args, timeout: float = 60, check: bool = True):
+    return run(["podman", *args], timeout=timeout, check=check)
 
 
 def require(*tools: str) -> None:
@@ -156,6 +153,10 @@ def sha256_file(path: Path) -> str:
 
 def link_or_copy(source, target) -> None:
     """Hard links keep the mirror trees free; a copy is the fallback across file systems."""
+    if os.path.lexists(target):
+        # Codenames share the pool; a same-named .deb is the same file. Writing through an
+        # existing hard link would change the cached original instead.
+        return
     try:
         os.link(source, target)
     except OSError:
@@ -324,9 +325,9 @@ def mirror_hash(tag: str) -> str:
     return hashlib.sha256((tag + section("MIRROR RECIPE")).encode()).hexdigest()[:12]
 
 
-def gpg(*args, timeout: float = 60, input: str | None = None):
+def gpg(*args, timeout: float = 60):
     return run(["gpg", "--batch", "--quiet", "--homedir", GNUPG_HOME, "--pinentry-mode", "loopback",
-                "--passphrase", "", *args], timeout=timeout, input=input)
+                "--passphrase", "", *args], timeout=timeout)
 
 
 def stop_gpg_agent() -> None:
@@ -351,8 +352,7 @@ def ensure_archive_key() -> None:
         stop_gpg_agent()
     if exported.returncode != 0 or not exported.stdout:
         raise LabError("gpg exported no public key from %s:\n%s" % (GNUPG_HOME, exported.stderr.decode()))
-    data = exported.stdout
-    ARCHIVE_KEYRING.write_bytes(data)
+    ARCHIVE_KEYRING.write_bytes(exported.stdout)
 
 
 def image_tags() -> dict[str, str]:
@@ -547,15 +547,16 @@ def assemble_mirror(images: dict[str, str]) -> None:
     if stamp_file.exists() and stamp_file.read_text() == stamp:
         return
     clear_directory(MIRROR)
-    for codename, tag in images.items():
-        source = repo_dir(codename, tag)
-        shutil.copytree(source, MIRROR, copy_function=link_or_copy, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".complete"))
-        for suite in suites(codename):
-            dist = MIRROR / suite["archive"] / "dists" / suite["suite"]
-            (dist / "Release").write_text(release_text(codename, suite, dist))
-            sign_release(dist)
-    stop_gpg_agent()
+    try:
+        for codename, tag in images.items():
+            shutil.copytree(repo_dir(codename, tag), MIRROR, copy_function=link_or_copy, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(".complete"))
+            for suite in suites(codename):
+                dist = MIRROR / suite["archive"] / "dists" / suite["suite"]
+                (dist / "Release").write_text(release_text(codename, suite, dist))
+                sign_release(dist)
+    finally:
+        stop_gpg_agent()
     # Custom ClamAV signature databases the hospital distributes internally (fresh copies).
     clamav = MIRROR / "clamav"
     clamav.mkdir()
