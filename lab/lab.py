@@ -408,8 +408,8 @@ def build_images(tags: dict[str, str], force: bool, retry_failed: bool) -> None:
     if not todo:
         return
     require("mmdebstrap")
-    log("building %s with mmdebstrap (in parallel; a first build downloads ~170 MB from deb.debian.org)"
-        % ", ".join(todo))
+    log("building %s with mmdebstrap%s; a first build downloads ~170 MB from deb.debian.org"
+        % (" and ".join(todo), " in parallel" if len(todo) > 1 else ""))
     # The two builds are CPU-bound dpkg runs; on 2 cores running them side by side halves the wall time.
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(todo)) as pool:
         futures = {codename: pool.submit(build_image, codename, tag) for codename, tag in todo.items()}
