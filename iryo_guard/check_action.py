@@ -39,7 +39,8 @@ class CheckAction(ActionBase):
                                              task_vars=task_vars)
         result.update(module_result)
         if module_result.get("failed"):
-            message = str(module_result.get("msg") or "module failed without a message")
+            message = " ".join(str(module_result.get(key) or "").strip()
+                               for key in ("msg", "module_stderr")).strip() or "module failed without a message"
             raw = [error_finding(check, message, target=host) for check in self.module_checks(catalog)]
         else:
             raw = module_result.get("findings", [])

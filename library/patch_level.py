@@ -116,7 +116,10 @@ def load_apt_pkg(backend, module):
 
 def pending_upgrades(module, apt_pkg):
     if apt_pkg is not None:
-        return pending_with_apt_pkg(apt_pkg), "apt_pkg"
+        try:
+            return pending_with_apt_pkg(apt_pkg), "apt_pkg"
+        except SystemError as exc:  # apt_pkg reports broken sources and caches this way
+            module.fail_json(msg="python3-apt could not read the package cache: %s" % str(exc).strip())
     apt_get = module.get_bin_path("apt-get")
     if apt_get is None:
         module.fail_json(msg="no supported package manager: apt-get not found "

@@ -79,8 +79,8 @@ def build_report(findings, hosts, catalog, run):
         if finding["host"] not in known:
             known.add(finding["host"])
             host_entries.append({"name": finding["host"], "groups": [], "reachable": True})
-    # The organisation's row goes last, after the servers.
-    host_entries.sort(key=lambda h: h["name"] == ORGANISATION_HOST)
+    # Servers by name (results arrive in whatever order hosts answer), the organisation last.
+    host_entries.sort(key=lambda h: (h["name"] == ORGANISATION_HOST, h["name"]))
 
     matrix = {}
     for host in host_entries:

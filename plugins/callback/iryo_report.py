@@ -15,8 +15,8 @@ requirements:
   - enable in ansible.cfg (callbacks_enabled = iryo_report), as this repository does
 options:
   report_dir:
-    description: Folder that receives one sub-folder per run.
-    default: reports (in the repository root)
+    description:
+      - Folder that receives one sub-folder per run. Unset, the repository's C(reports/) folder.
     env:
       - name: IRYO_REPORT_DIR
     ini:
@@ -87,17 +87,20 @@ class CallbackModule(CallbackBase):
         return result._task.action.split(".")[-1] in self._modules
 
     def _collect(self, result):
-        self._note_host(result)
         payload = result._result
         batches = [payload.get("findings")] + [item.get("findings") for item in payload.get("results", [])
                                                 if isinstance(item, dict)]
         for batch in batches:
             for finding in batch or []:
                 if isinstance(finding, dict) and "check" in finding and "clause" in finding:
+                    if finding.get("host") == result._host.name:
+                        self._note_host(result)
                     self._iryo_seen = True
-                    self._checks_seen.add(finding["check"])
+                    if finding.get("host") == result._host.name:  # not the _organisation items
+                        self._checks_seen.add(finding["check"])
                     self._findings.append(finding)
         if self._is_check_task(result):
+            self._note_host(result)
             self._iryo_seen = True
 
     def v2_runner_on_ok(self, result):
@@ -114,7 +117,7 @@ class CallbackModule(CallbackBase):
     # -- output ---------------------------------------------------------------------------
     def _report_dir(self):
         configured = self.get_option("report_dir")
-        if configured in (None, "", "reports (in the repository root)"):
+        if not configured:
             return REPO_ROOT / "reports"
         return Path(configured)
 

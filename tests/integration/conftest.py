@@ -17,9 +17,9 @@ ENV = dict(os.environ, CONTAINERS_CONF=str(REPO / "lab" / "containers.conf"), AN
            ANSIBLE_HOME=str(REPO / ".ansible"), IRYO_REPORT_COLOR="false", ANSIBLE_NOCOLOR="1")
 
 
-def run(cmd, timeout=900, check=False, env=None, **kwargs):
-    return subprocess.run([str(c) for c in cmd], cwd=REPO, env=env or ENV, capture_output=True, text=True,
-                          timeout=timeout, check=check, **kwargs)
+def run(cmd, timeout=900, check=False, env=None, cwd=REPO):
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env or ENV, capture_output=True, text=True,
+                          timeout=timeout, check=check)
 
 
 class Lab:

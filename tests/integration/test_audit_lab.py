@@ -34,7 +34,7 @@ def findings(report, host=None, check=None):
 def test_audit_exits_non_zero_through_the_gate(audit):
     result, *_ = audit
     assert result.returncode == 2, result.stdout[-4000:]
-    assert "GATE | Fail the run" in result.stdout
+    assert "GATE | Fail the run" in result.stdout and "3 check(s) failed" in result.stdout
 
 
 @pytest.mark.parametrize("host", AUDITED)
@@ -126,13 +126,24 @@ def test_bad_exception_is_refused_before_any_host_is_touched(lab, tmp_path):
 
 
 def test_module_failure_is_an_error_never_a_pass(lab, tmp_path):
-    # An invalid backend makes the module itself fail on the host.
-    result = lab.playbook("playbooks/audit.yml", "--limit", "portal",
-                          "-e", "c12_patches_antimalware_patch_backend=rpm",
-                          report_dir=tmp_path)
+    # A broken apt source list (a real failure mode) makes the module itself fail on the host.
+    broken = "/etc/apt/sources.list.d/zz-broken.list"
+    lab.exec("portal", "echo 'deb this is not a source line' > %s" % broken)
+    try:
+        result = lab.playbook("playbooks/audit.yml", "--limit", "portal", report_dir=tmp_path)
+    finally:
+        lab.exec("portal", "rm -f %s" % broken)
     assert result.returncode == 2
     [finding] = findings(lab.report(tmp_path), "portal", CHECK)
-    assert finding["status"] == "error" and "backend" in finding["evidence"]["error"]
+    assert finding["status"] == "error" and "zz-broken.list" in finding["evidence"]["error"]
+
+
+def test_bad_role_input_is_refused_before_the_module_runs(lab, tmp_path):
+    result = lab.playbook("playbooks/audit.yml", "--limit", "portal",
+                          "-e", "c12_patches_antimalware_patch_backend=rpm", report_dir=tmp_path)
+    assert result.returncode != 0
+    assert "c12_patches_antimalware_patch_backend" in result.stdout and "rpm" in result.stdout
+    assert "C.12 | AUDIT" not in result.stdout
 
 
 def test_unreachable_host_is_an_error_never_a_pass(lab, tmp_path):
