@@ -1,4 +1,4 @@
-"""Base for the action plugins that front every iryo-guard check module.
+"""Base for the action plugins that front every iryo-guard check.
 
 plugins/action/<module>.py subclasses CheckAction, so every call of a check module, in a
 role or ad hoc, runs the module on the host and then, on the controller:
@@ -6,6 +6,9 @@ role or ad hoc, runs the module on the host and then, on the controller:
 - adds host, clause, labels, source and exceptions to its findings (iryo_guard.enrich),
 - turns a module that could not run into `error` findings for its checks (never a pass),
 - keeps the host's findings of this run in the fact `iryo_findings` for the audit gate.
+
+Controller-side checks (e.g. tls_probe) subclass it and override execute_check() to do their
+work in the controller process instead of sending a module; everything else stays the same.
 """
 
 from ansible.plugins.action import ActionBase
@@ -24,6 +27,11 @@ class CheckAction(ActionBase):
         name = self._task.action.split(".")[-1]
         return [c["id"] for c in catalog.checks.values() if c.get("module") == name and not c.get("planned")]
 
+    def execute_check(self, task_vars):
+        """Run the check and return its result dict (with `findings`). Default: the module on the host."""
+        return self._execute_module(module_name=self._task.action, module_args=self._task.args,
+                                    task_vars=task_vars)
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
@@ -35,8 +43,7 @@ class CheckAction(ActionBase):
             result.update(failed=True, msg="refused before touching the host: %s" % exc)
             return result
 
-        module_result = self._execute_module(module_name=self._task.action, module_args=self._task.args,
-                                             task_vars=task_vars)
+        module_result = self.execute_check(task_vars)
         result.update(module_result)
         if module_result.get("failed"):
             message = " ".join(str(module_result.get(key) or "").strip()

@@ -58,7 +58,7 @@ def test_implemented_checks_name_an_existing_module():
 
 def test_every_implemented_check_is_emitted_by_its_module():
     for check in load_catalog().checks.values():
-        if check.get("module"):
+        if check.get("module") and not check.get("planned"):
             source = (REPO / "library" / ("%s.py" % check["module"])).read_text()
             assert check["id"] in source, "%s is not emitted by %s" % (check["id"], check["module"])
 
