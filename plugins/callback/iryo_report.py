@@ -68,6 +68,9 @@ class CallbackModule(CallbackBase):
             self._run = new_run(playbooks, check_mode, ansible_core_version)
 
     def v2_playbook_on_start(self, playbook):
+        if Path(playbook._file_name).name == "__adhoc_playbook__":  # ansible ad hoc (2.19+)
+            self._start(["adhoc"], context.CLIARGS.get("check", False))
+            return
         path = Path(playbook._file_name).resolve()
         # Assume check mode until a play runs without it (see v2_playbook_on_play_start).
         self._start([str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)], True)
@@ -122,8 +125,8 @@ class CallbackModule(CallbackBase):
         return Path(configured)
 
     def v2_playbook_on_stats(self, stats):
-        if not (self._iryo_seen or (self._unreachable and self._findings)):
-            return
+        if not self._findings and not (self._iryo_seen and self._unreachable):
+            return  # nothing to report: no check ran, or every check was refused before running
         self._start(["adhoc"], context.CLIARGS.get("check", False))
         findings = list(self._findings)
         implemented = {c["id"] for c in self._catalog.checks.values()

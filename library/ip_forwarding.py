@@ -1,0 +1,223 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: iryo-guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: ip_forwarding
+short_description: Keep IP forwarding off on TLS/VPN endpoints (MHLW GL 5.2 §6.11 C.11, session crossing)
+description:
+  - C.11 asks for countermeasures against session crossing (セッション間の回り込み), i.e. traffic from one
+    session reaching a closed session by a route that is not the regular one. A TLS or VPN endpoint that
+    is not a declared router must not forward packets between its interfaces.
+  - Reads the running values (C(/proc/sys)) and the persistent ones (sysctl.d files in the order
+    systemd-sysctl applies them) of C(net.ipv4.ip_forward) and C(net.ipv6.conf.all.forwarding).
+  - With O(state=disabled) writes one drop-in that sorts after every other file, so it wins at boot,
+    and sets the running values. Check mode reports the exact diff and changes nothing.
+  - Returns a finding for check C(c11.session_crossing.ip_forwarding).
+version_added: "0.1.0"
+author:
+  - iryo-guard developers
+options:
+  state:
+    description:
+      - V(audit) only reports; V(disabled) enforces forwarding off.
+    type: str
+    choices: [audit, disabled]
+    default: audit
+  router:
+    description:
+      - The host is a declared router; forwarding is its job and the check does not apply.
+    type: bool
+    default: false
+  dropin:
+    description: The drop-in file written by O(state=disabled).
+    type: path
+    default: /etc/sysctl.d/99-zz-iryo-guard-forwarding.conf
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: C.11 | AUDIT | c11.session_crossing.ip_forwarding
+  ip_forwarding:
+
+- name: C.11 | PATCH | IP forwarding off
+  ip_forwarding:
+    state: disabled
+"""
+
+RETURN = r"""
+runtime:
+  description: Running values, by sysctl key ("1"/"0"; null when the key does not exist).
+  returned: always
+  type: dict
+persistent:
+  description: Value each key gets at boot and the file that sets it last.
+  returned: always
+  type: dict
+findings:
+  description: Findings in the iryo-guard schema.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import glob
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.iryo_findings import make_finding
+
+CHECK = "c11.session_crossing.ip_forwarding"
+KEYS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
+# systemd-sysctl: files from these folders, ordered by file name (first folder wins a name),
+# then applied in that order, so the last assignment of a key is its boot value.
+SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
+
+
+def proc_path(key):
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+def read_runtime(key):
+    try:
+        with open(proc_path(key)) as handle:
+            return handle.read().strip()
+    except (IOError, OSError):
+        return None
+
+
+def sysctl_files():
+    by_name = {}
+    for folder in SYSCTL_DIRS:
+        for path in glob.glob(os.path.join(folder, "*.conf")):
+            by_name.setdefault(os.path.basename(path), path)
+    files = [by_name[name] for name in sorted(by_name)]
+    if os.path.exists("/etc/sysctl.conf") and not any(os.path.realpath(f) == "/etc/sysctl.conf" for f in files):
+        files.append("/etc/sysctl.conf")
+    return files
+
+
+def parse_assignments(text):
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;" or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip().lstrip("-").replace("/", ".")] = value.strip()
+    return values
+
+
+def read_persistent():
+    persistent = {key: {"value": None, "file": None} for key in KEYS}
+    for path in sysctl_files():
+        try:
+            with open(path) as handle:
+                values = parse_assignments(handle.read())
+        except (IOError, OSError):
+            continue
+        for key in KEYS:
+            if key in values:
+                persistent[key] = {"value": values[key], "file": path}
+    return persistent
+
+
+def dropin_content():
+    return ("# Written by iryo-guard (MHLW GL 5.2 §6.11 C.11: no session crossing through this host).\n"
+            "# Sorts after every other sysctl file, so these values win at boot.\n"
+            + "".join("%s = 0\n" % key for key in KEYS))
+
+
+def violations(runtime, persistent):
+    found = []
+    for key in KEYS:
+        if runtime[key] not in (None, "0"):
+            found.append("%s is %s now" % (key, runtime[key]))
+        if persistent[key]["value"] not in (None, "0"):
+            found.append("%s = %s at boot (%s)" % (key, persistent[key]["value"], persistent[key]["file"]))
+    return found
+
+
+def write_runtime(module, key):
+    try:
+        with open(proc_path(key), "w") as handle:
+            handle.write("0\n")
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot set %s at runtime (%s). In a container the runtime owns this value "
+                             "(e.g. podman --sysctl %s=0); the boot value was written to the drop-in."
+                         % (key, exc, key))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", default="audit", choices=["audit", "disabled"]),
+            router=dict(type="bool", default=False),
+            dropin=dict(type="path", default="/etc/sysctl.d/99-zz-iryo-guard-forwarding.conf"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    runtime = {key: read_runtime(key) for key in KEYS}
+    persistent = read_persistent()
+    evidence = {"runtime": runtime, "persistent": persistent}
+    if params["router"]:
+        finding = make_finding(CHECK, "not_applicable", "medium", "sysctl", evidence, {"router": True},
+                               "Declared router: forwarding is its job.", False)
+        module.exit_json(changed=False, runtime=runtime, persistent=persistent, findings=[finding])
+
+    changed, diff = False, []
+    if params["state"] == "disabled":
+        wanted = dropin_content()
+        current = ""
+        if os.path.exists(params["dropin"]):
+            with open(params["dropin"]) as handle:
+                current = handle.read()
+        if current != wanted:
+            changed = True
+            diff.append({"before_header": params["dropin"], "after_header": params["dropin"],
+                         "before": current, "after": wanted})
+        stale_runtime = [key for key in KEYS if runtime[key] not in (None, "0")]
+        if stale_runtime:
+            changed = True
+            diff.append({"before_header": "runtime", "after_header": "runtime",
+                         "before": "".join("%s = %s\n" % (k, runtime[k]) for k in stale_runtime),
+                         "after": "".join("%s = 0\n" % k for k in stale_runtime)})
+        if changed and not module.check_mode:
+            if current != wanted:
+                tmp = "%s.iryo-tmp" % params["dropin"]
+                with open(tmp, "w") as handle:
+                    handle.write(wanted)
+                os.chmod(tmp, 0o644)
+                module.atomic_move(tmp, params["dropin"])
+            for key in stale_runtime:
+                write_runtime(module, key)
+            runtime = {key: read_runtime(key) for key in KEYS}
+            persistent = read_persistent()
+            evidence = {"runtime": runtime, "persistent": persistent}
+
+    problems = violations(runtime, persistent)
+    if problems and module.check_mode and changed:
+        evidence["would_change"] = True
+    expected = {key: "0 (now and at boot)" for key in KEYS}
+    if problems:
+        finding = make_finding(CHECK, "fail", "medium", "sysctl", dict(evidence, violations=problems), expected,
+                               "Turn IP forwarding off on this TLS/VPN endpoint (sysctl net.ipv4.ip_forward=0, "
+                               "net.ipv6.conf.all.forwarding=0), or declare the host a router.", True)
+    else:
+        finding = make_finding(CHECK, "pass", "medium", "sysctl", evidence, expected, "", True)
+    module.exit_json(changed=changed, diff=diff, runtime=runtime, persistent=persistent, findings=[finding])
+
+
+if __name__ == "__main__":
+    main()
