@@ -14,11 +14,11 @@ short_description: System-wide TLS client defaults per CRYPTREC (MHLW GL 5.2 §6
 description:
   - C.11 asks for the CRYPTREC 高セキュリティ型 setting on server B(and client). Clients on the host
     (curl, apt, Python, agents) take their TLS defaults from OpenSSL's system-wide configuration.
-  - Debian/Ubuntu: audits and sets the C(system_default) section of C(/etc/ssl/openssl.cnf)
+  - On Debian and Ubuntu it audits and sets the C(system_default) section of C(/etc/ssl/openssl.cnf)
     (MinProtocol, CipherString, Ciphersuites, Groups), adding the C(ssl_conf) links when missing and
     keeping every other line as it is. The effective suite list is what the host's own OpenSSL
     reports (C(openssl ciphers -s -stdname)) with that configuration.
-  - RHEL family: audits C(/etc/crypto-policies/back-ends/opensslcnf.config) and enforces with a
+  - On the RHEL family it audits C(/etc/crypto-policies/back-ends/opensslcnf.config) and enforces with a
     custom policy module (C(policies/modules/IRYOGUARD.pmod)) applied by C(update-crypto-policies).
   - Applications that set their own protocols (nginx C(ssl_protocols)) are not governed by these
     defaults; tls_config handles servers.
