@@ -14,7 +14,7 @@ DOCUMENTATION = r"""
 module: iryo_validate_inputs
 short_description: Validate iryo-guard inventory input on the controller
 description:
-  - Checks C(iryo_exceptions) of each host: every entry names a check of the clause catalog and has
+  - Checks C(iryo_exceptions) of each host. Every entry must name a check of the clause catalog and have
     a reason, an approver and an expiry date (YYYY-MM-DD). Fails with a clear message otherwise.
     Runs on the controller only; the host is never contacted.
 version_added: "0.1.0"
