@@ -658,7 +658,7 @@ class Host:
     def spec(self) -> str:
         """Everything baked into the container at creation; a change means re-creating it."""
         # The checkout's path too: a lab started from another clone (CI) must not keep this one's mounts.
-        parts = [str(LAB), self.name, self.role, self.image, repr(self.published),
+        parts = [str(LAB), self.name, self.role, self.image, repr(self.published), repr(CREATE_OPTIONS),
                  SSH_KEY.with_suffix(".pub").read_text()]
         if self.role in TLS_DIRS:
             parts.append((PKI / (self.server_name + ".pem")).read_text())
@@ -742,6 +742,12 @@ def stage_files(host: Host, stage: Path) -> list[tuple[Path, str]]:
     return files
 
 
+# podman mounts /proc/sys read-only; unmasking it lets the C.11 role turn IP forwarding off in
+# the container's own network namespace (net.* sysctls are per namespace; others stay refused
+# without CAP_SYS_ADMIN).
+CREATE_OPTIONS = ["--security-opt", "unmask=/proc/sys"]
+
+
 def create_container(host: Host) -> None:
     for inner, outer in host.published:
         if not port_free(outer):
@@ -752,7 +758,7 @@ def create_container(host: Host) -> None:
             "--label", "iryo-lab.image=" + host.image, "--label", "iryo-lab.spec=" + host.spec(),
             "--network", NETWORK, "--systemd=always",
             # Firewall checks run nft, which needs CAP_NET_ADMIN (in the container's own netns only).
-            "--cap-add", "NET_ADMIN"]
+            "--cap-add", "NET_ADMIN"] + CREATE_OPTIONS
     if host.role == "mirror":
         args += ["--network-alias", "mirror", "--volume", "%s:/srv/mirror:ro" % MIRROR]
     for inner, outer in host.published:
@@ -1009,6 +1015,19 @@ def cmd_down(args) -> None:
     log("lab down: removed %d container(s)%s" % (len(names), ": " + ", ".join(names) if names else ""))
 
 
+def cmd_reset(args) -> None:
+    """Put hosts back to their seeded state (tests that harden a host call this afterwards)."""
+    check_podman()
+    with lab_lock():
+        known = {c["Labels"].get("iryo-lab.host"): c["Names"][0] for c in lab_containers()}
+        unknown = [name for name in args.names if name not in known]
+        if unknown:
+            raise LabError("no lab host named %s (running: %s)" % (", ".join(unknown), ", ".join(sorted(known))))
+        podman("rm", "--force", "--time", "2", *[known[name] for name in args.names], timeout=300)
+    args.hosts = None
+    cmd_up(args)
+
+
 def cmd_status(args) -> None:
     check_podman()
     containers = sorted(lab_containers(), key=lambda c: c["Names"][0])
@@ -1035,8 +1054,11 @@ def main(argv=None) -> int:
     up.add_argument("--hosts", type=int, metavar="N", help="generic benchmark hosts gen-01..gen-NN (default: keep)")
     commands.add_parser("down", help="remove the lab's containers, network, mirror tree and inventory")
     commands.add_parser("status", help="show the lab's hosts, state and ports")
+    reset = commands.add_parser("reset", help="re-create hosts from their image: back to the seeded state")
+    reset.add_argument("names", nargs="+", metavar="HOST")
     args = parser.parse_args(argv)
-    handler = {"build": cmd_build, "up": cmd_up, "down": cmd_down, "status": cmd_status}[args.command]
+    handler = {"build": cmd_build, "up": cmd_up, "down": cmd_down, "status": cmd_status,
+               "reset": cmd_reset}[args.command]
     try:
         handler(args)
     except LabError as error:
