@@ -41,12 +41,21 @@ options:
       - Refresh package lists (C(apt-get update)) first. Skipped in check mode.
     type: bool
     default: false
+  apply:
+    description:
+      - V(none) only reports. V(security) installs the pending security updates, each pinned to its
+        candidate version from the security origin, and nothing else; what they need comes along,
+        as with the C(security) filter of dnf. An install that would remove a package is refused.
+      - In check mode the result lists exactly the packages and versions that would be installed.
+    type: str
+    choices: [none, security]
+    default: none
 attributes:
   check_mode:
     support: full
   diff_mode:
-    support: none
-    details: The module reads only; there is nothing to diff.
+    support: full
+    details: The diff lists package versions before and after.
 notes:
   - RHEL family support (dnf updateinfo) comes with the C.12 issue; on such hosts the module fails
     with a clear message, which the audit reports as C(error).
@@ -56,6 +65,10 @@ EXAMPLES = r"""
 - name: C.12 | AUDIT | Pending security updates
   patch_level:
   register: c12_patch_level
+
+- name: C.12 | PATCH | Install pending security updates only
+  patch_level:
+    apply: security
 
 - name: Ad hoc, with the apt-get parser forced
   # ansible hospital -m patch_level -a backend=apt-get
@@ -80,6 +93,12 @@ lists_age_hours:
   description: Hours since apt last fetched release files; null when it never did.
   returned: success
   type: float
+installed:
+  description: With O(apply=security), what was (in check mode, would be) installed.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{package: less, from: "590-2", to: "590-2+deb12u99lab1"}]
 backend:
   description: The backend used (apt_pkg or apt-get).
   returned: success
@@ -148,8 +167,40 @@ def verdict(pending, age, max_age):
     if security:
         return make_finding(CHECK, "fail", "high", "apt", evidence, expected,
                             "Install the pending security updates (%s) from the security origin, "
-                            "in a maintenance window." % ", ".join(p["package"] for p in security), False)
-    return make_finding(CHECK, "pass", "high", "apt", evidence, expected, "", False)
+                            "in a maintenance window (iryo-guard harden does this)."
+                            % ", ".join(p["package"] for p in security), True)
+    return make_finding(CHECK, "pass", "high", "apt", evidence, expected, "", True)
+
+
+def install_plan(module, security):
+    """What `apt-get install` of the pinned security candidates would do: (installs, removals)."""
+    pins = ["%s=%s" % (p["package"], p["candidate"]) for p in security]
+    rc, out, err = module.run_command(["apt-get", "-s", "-o", "Debug::NoLocking=true", "install", "--only-upgrade"]
+                                      + pins, environ_update=APT_ENV)
+    if rc != 0:
+        module.fail_json(msg="apt-get -s install failed (rc=%d): %s" % (rc, err.strip() or out.strip()))
+    removals = sorted(line.split()[1] for line in out.splitlines() if line.startswith("Remv "))
+    return parse_simulation(out), removals, pins
+
+
+def apply_security(module, security):
+    """Install exactly the planned security updates; returns (installed, diff)."""
+    plan, removals, pins = install_plan(module, security)
+    if removals:
+        module.fail_json(msg="refusing to install security updates that would remove packages: %s"
+                         % ", ".join(removals))
+    installed = [{"package": p["package"], "from": p["installed"], "to": p["candidate"]} for p in plan]
+    diff = {"before_header": "packages", "after_header": "packages",
+            "before": "".join("%s %s\n" % (i["package"], i["from"] or "(not installed)") for i in installed),
+            "after": "".join("%s %s\n" % (i["package"], i["to"]) for i in installed)}
+    if not module.check_mode:
+        rc, out, err = module.run_command(
+            ["apt-get", "install", "-y", "-q", "--only-upgrade", "-o", "Dpkg::Options::=--force-confdef",
+             "-o", "Dpkg::Options::=--force-confold"] + pins, environ_update=APT_ENV)
+        if rc != 0:
+            module.fail_json(msg="apt-get install of security updates failed (rc=%d): %s"
+                             % (rc, err.strip() or out.strip()[-2000:]), planned=installed)
+    return installed, diff
 
 
 def main():
@@ -158,6 +209,7 @@ def main():
             backend=dict(type="str", default="auto", choices=["auto", "apt_pkg", "apt-get"]),
             max_lists_age_hours=dict(type="int", default=168),
             update_cache=dict(type="bool", default=False),
+            apply=dict(type="str", default="none", choices=["none", "security"]),
         ),
         supports_check_mode=True,
     )
@@ -169,10 +221,18 @@ def main():
         changed = True
     apt_pkg = load_apt_pkg(module.params["backend"], module)
     pending, backend = pending_upgrades(module, apt_pkg)
+    installed, diff = [], []
+    security = [p for p in pending if p["security"]]
+    if module.params["apply"] == "security" and security:
+        installed, package_diff = apply_security(module, security)
+        changed, diff = True, [package_diff]
+        if not module.check_mode:
+            # python3-apt caches state in-process; the apt-get parser reads the new state for sure.
+            pending, backend = pending_upgrades(module, None)
     age = lists_age_hours()
     finding = verdict(pending, age, module.params["max_lists_age_hours"])
-    module.exit_json(changed=changed, pending=pending, backend=backend, lists_age_hours=age,
-                     security_pending=[p["package"] for p in pending if p["security"]],
+    module.exit_json(changed=changed, diff=diff, installed=installed, pending=pending, backend=backend,
+                     lists_age_hours=age, security_pending=[p["package"] for p in pending if p["security"]],
                      findings=[finding])
 
 
