@@ -444,8 +444,8 @@ def finding(report, wanted, adapter):
     fixable = [s for s in report["mismatches"] if s not in report["unfixable"]]
     parts = []
     if fixable:
-        parts.append("Enforce with tls_config state=enforced (C.11 hardening), which sets %s."
-                     % " ".join(adapter.render(s, wanted[s]) for s in fixable))
+        parts.append("Enforce with tls_config state=enforced (C.11 hardening), which sets: %s"
+                     % "  ".join(adapter.render(s, wanted[s]) for s in fixable))
     parts.extend(report["unfixable"][s] for s in report["mismatches"] if s in report["unfixable"])
     return make_finding(CHECK, "fail", "high", report["target"], evidence, expected, " ".join(parts),
                         not report["unfixable"])
