@@ -1,0 +1,271 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: iryo-guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: av_signatures
+short_description: Judge how fresh the malware signatures are (MHLW GL 5.2 §6.11 C.12)
+description:
+  - Judges the anti-malware signature databases only, never the scanner itself; presence, the
+    integrity of each database header, and age.
+  - ClamAV. Reads the 512-byte C(ClamAV-VDB) header of every C(.cvd) and C(.cld) in O(database_dir).
+    The signature age is the age of the newest official build, in practice C(daily), as ClamAV
+    itself judges it; C(main) and C(bytecode) change rarely. The header's build time in seconds
+    is used, or the build-time field when the header has none.
+  - Unsigned custom databases (C(.hdb), C(.ndb), C(.ldb), ... such as a hospital's own or those its
+    mirror serves through freshclam's C(DatabaseCustomURL)) carry no date. Their age is their
+    modification time, i.e. when they were built or fetched. They decide only when no official database
+    is usable. Allow lists (C(.fp), C(.sfp), C(.ign), C(.ign2), C(.wdb)) never decide.
+  - A truncated file, a wrong magic, an unparsable header, a C(.cvd) whose body does not match
+    the header's MD5 is an C(error) finding naming the file and why, unless the usable databases
+    are already too old (then C(fail)). A database dated more than an hour ahead of the host clock
+    is always an C(error). Never a pass.
+  - Microsoft Defender for Endpoint on Linux. Reads C(mdatp health --output json) when the
+    C(mdatp) command exists.
+  - Read-only; returns findings in the iryo-guard schema (check C(c12.antimalware.signatures_fresh)).
+version_added: "0.1.0"
+author:
+  - iryo-guard developers
+options:
+  database_dir:
+    description:
+      - ClamAV's C(DatabaseDirectory).
+    type: path
+    default: /var/lib/clamav
+  max_age_hours:
+    description:
+      - Signatures older than this many hours fail. An iryo-guard choice, not a guideline value;
+        clamd itself warns at 7 days.
+    type: int
+    default: 72
+  engine:
+    description:
+      - Which engine to judge. V(auto) judges ClamAV when O(database_dir) exists or a ClamAV
+        command is installed, and Defender when C(mdatp) is installed (both when both are present).
+        When V(auto) finds neither, the finding is C(fail).
+    type: str
+    choices: [auto, clamav, mdatp]
+    default: auto
+  custom_databases:
+    description:
+      - Also judge unsigned custom database files by their modification time.
+    type: bool
+    default: true
+  verify_checksums:
+    description:
+      - Compare the MD5 of each C(.cvd) body with its header, which finds files cut short after the
+        header. It reads every C(.cvd) completely (about 200 MB for C(main) and C(daily)).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: The module reads only; there is nothing to diff.
+notes:
+  - The RSA signatures of official databases are not verified; clamd does that when it loads them,
+    and refuses a directory holding a database that fails. A header edited by hand can therefore
+    look fresh here. The lab has no official databases, since they cannot be forged.
+  - Other anti-malware products (e.g. Trend Micro) are not recognised. On such hosts V(auto)
+    reports C(fail) and the hospital records an inventory exception with the product's evidence.
+  - Rules, measurements and the lab are described in docs/av-signatures.md of iryo-guard.
+"""
+
+EXAMPLES = r"""
+- name: C.12 | AUDIT | c12.antimalware.signatures_fresh | Malware signatures up to date
+  av_signatures:
+    max_age_hours: 72
+  register: c12_av_signatures
+
+- name: Ad hoc, against a copy of a database directory
+  # ansible localhost -m av_signatures -a "database_dir=/tmp/clamav max_age_hours=72"
+  av_signatures:
+    database_dir: /tmp/clamav
+    engine: clamav
+"""
+
+RETURN = r"""
+compliant:
+  description: True when every finding is C(pass).
+  returned: always
+  type: bool
+engine:
+  description: The engines judged, C(clamav), C(mdatp) or C(clamav+mdatp); C(none) when V(auto) found neither.
+  returned: always
+  type: str
+databases:
+  description:
+    - Every database file found (and Defender's definitions), newest decision input included.
+    - C(kind) is C(official), C(custom) or C(allowlist); C(source) is C(header), C(mtime) or C(mdatp).
+    - C(build_time) is ISO 8601 UTC, from the header (built), the mtime (built or fetched) or
+      Defender (last update). C(problem) is set when the file is unusable.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: daily.cld, kind: official, version: 27830, signatures: 2076522, build_time: "2026-11-25T08:31:00Z",
+            age_hours: 14.9, source: header}]
+newest_age_hours:
+  description:
+    - Age of the newest signatures that decide, in hours; with two engines, the older of the two.
+    - Null when there is none.
+  returned: always
+  type: float
+findings:
+  description: Findings in the iryo-guard schema, one per engine (target the database directory, or C(mdatp)).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.iryo_clamav import judge as judge_clamav
+from ansible.module_utils.iryo_clamav import public, scan_directory
+from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_mdatp import MdatpError, parse_health
+from ansible.module_utils.iryo_mdatp import judge as judge_mdatp
+
+CHECK = "c12.antimalware.signatures_fresh"
+CLAMAV_COMMANDS = ("clamscan", "clamd", "freshclam", "clamdscan")
+REMEDIATION = {
+    "clamav_fail": "Point freshclam at the hospital's mirror (PrivateMirror for the official databases, "
+                   "DatabaseCustomURL for local ones), enable clamav-freshclam and run freshclam; clamd "
+                   "reloads the new databases at its next SelfCheck.",
+    "clamav_broken": "Remove or re-fetch the broken database files (freshclam replaces a damaged official "
+                     "database); clamd refuses to load a directory with a broken official database.",
+    "unreadable": "Let the audit user read the database directory (or point database_dir at ClamAV's "
+                  "DatabaseDirectory), then audit again.",
+    "clock": "Check the host clock (timedatectl, NTP) and the database files' dates, then audit again.",
+    "none": "Install an anti-malware engine with signature updates from the hospital's mirror, or record an "
+            "exception naming the product the host runs and its update evidence.",
+    "mdatp": "Let Defender update its definitions (mdatp definitions update) from the hospital's update source "
+             "(offline security intelligence updates on a closed network) and check mdatp health.",
+}
+
+
+def clamav_finding(directory, max_age, now, custom_databases, verify_checksums):
+    databases, skipped, dir_error = scan_directory(directory, now, custom_databases, verify_checksums)
+    expected = {"max_age_hours": max_age}
+    if dir_error:
+        evidence = {"error": dir_error, "databases": []}
+        return make_finding(CHECK, "error", "high", directory, evidence, expected, REMEDIATION["unreadable"],
+                            False), [], None
+    verdict = judge_clamav(directory, databases, max_age, now, skipped)
+    entries = [public(d) for d in databases]
+    # The reason first: the terminal summary shows the evidence in this order, cut to one line.
+    evidence = {"reason": verdict["reason"], "newest_age_hours": verdict["newest_age_hours"],
+                "decided_by": verdict["decided_by"], "problems": verdict["problems"], "notes": verdict["notes"],
+                "databases": entries}
+    if verdict["status"] == "error":
+        evidence["error"] = verdict["reason"]
+    status = verdict["status"]
+    if status == "pass":
+        remediation, fixable = "", False
+    elif "in the future" in verdict["reason"]:
+        remediation, fixable = REMEDIATION["clock"], False
+    elif status == "error":
+        remediation, fixable = REMEDIATION["clamav_broken"], True
+    else:
+        remediation, fixable = REMEDIATION["clamav_fail"], True
+    finding = make_finding(CHECK, status, "high", directory, evidence, expected, remediation, fixable)
+    return finding, entries, verdict["newest_age_hours"]
+
+
+def mdatp_finding(module, mdatp, max_age, now):
+    expected = {"max_age_hours": max_age, "definitions_status": "up_to_date"}
+    rc, out, err = module.run_command([mdatp, "health", "--output", "json"],
+                                      environ_update={"LANG": "C", "LC_ALL": "C"})
+    try:
+        if rc != 0:
+            raise MdatpError("mdatp health --output json failed (rc=%d): %s" % (rc, (err or out).strip()[:300]))
+        verdict = judge_mdatp(parse_health(out, now), max_age, now)
+    except MdatpError as exc:
+        evidence = {"error": str(exc), "databases": []}
+        return make_finding(CHECK, "error", "high", "mdatp", evidence, expected,
+                            "Make mdatp health answer (is the mdatp service running?), then audit again.",
+                            False), [], None
+    entry = verdict["entry"]
+    evidence = {"reason": verdict["reason"], "newest_age_hours": entry["age_hours"], "problems": verdict["problems"],
+                "databases": [entry]}
+    if verdict["status"] == "error":
+        evidence["error"] = verdict["reason"]
+    remediation = "" if verdict["status"] == "pass" else (
+        REMEDIATION["clock"] if "future" in verdict["reason"] else REMEDIATION["mdatp"])
+    finding = make_finding(CHECK, verdict["status"], "high", "mdatp", evidence, expected, remediation, False)
+    return finding, [entry], entry["age_hours"]
+
+
+def choose_engines(module, engine, directory):
+    """The engines to judge and, for mdatp, its path."""
+    mdatp = module.get_bin_path("mdatp")
+    if engine == "clamav":
+        return ["clamav"], mdatp
+    if engine == "mdatp":
+        return ["mdatp"], mdatp
+    engines = []
+    if os.path.isdir(directory) or any(module.get_bin_path(c) for c in CLAMAV_COMMANDS):
+        engines.append("clamav")
+    if mdatp:
+        engines.append("mdatp")
+    return engines, mdatp
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            database_dir=dict(type="path", default="/var/lib/clamav"),
+            max_age_hours=dict(type="int", default=72),
+            engine=dict(type="str", default="auto", choices=["auto", "clamav", "mdatp"]),
+            custom_databases=dict(type="bool", default=True),
+            verify_checksums=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    directory = module.params["database_dir"]
+    max_age = module.params["max_age_hours"]
+    if max_age < 1:
+        module.fail_json(msg="max_age_hours must be at least 1, got %d" % max_age)
+    now = time.time()
+    engines, mdatp = choose_engines(module, module.params["engine"], directory)
+
+    findings, databases, ages = [], [], []
+    if not engines:
+        reason = ("no supported anti-malware engine found: no ClamAV (%s missing, no %s command) and no "
+                  "Microsoft Defender (no mdatp command)" % (directory, "/".join(CLAMAV_COMMANDS)))
+        evidence = {"reason": reason, "databases": []}
+        findings.append(make_finding(CHECK, "fail", "high", directory, evidence, {"max_age_hours": max_age},
+                                     REMEDIATION["none"], False))
+    if "clamav" in engines:
+        finding, entries, age = clamav_finding(directory, max_age, now, module.params["custom_databases"],
+                                               module.params["verify_checksums"])
+        findings.append(finding)
+        databases.extend(entries)
+        ages.append(age)
+    if "mdatp" in engines:
+        if mdatp is None:
+            evidence = {"reason": "engine=mdatp but the mdatp command is not installed", "databases": []}
+            finding, entries, age = make_finding(CHECK, "fail", "high", "mdatp", evidence,
+                                                 {"max_age_hours": max_age}, REMEDIATION["none"], False), [], None
+        else:
+            finding, entries, age = mdatp_finding(module, mdatp, max_age, now)
+        findings.append(finding)
+        databases.extend(entries)
+        ages.append(age)
+
+    known = [a for a in ages if a is not None]
+    module.exit_json(changed=False, compliant=all(f["status"] == "pass" for f in findings),
+                     engine="+".join(engines) or "none", databases=databases,
+                     newest_age_hours=max(known) if known else None, findings=findings)
+
+
+if __name__ == "__main__":
+    main()
