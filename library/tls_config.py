@@ -13,8 +13,8 @@ module: tls_config
 short_description: Audit and enforce the TLS configuration of nginx and Apache httpd (MHLW GL 5.2 §6.11 C.11)
 description:
   - Reads the web server's configuration from its main file, following every C(include) /
-    C(Include)/C(IncludeOptional) (globs, directories, symlinked sites), and finds every TLS server:
-    an nginx C(server{}) in C(http{}) that listens with C(ssl) (or shares an address:port with one
+    C(Include)/C(IncludeOptional) (globs, directories, symlinked sites), and finds every TLS server,
+    that is an nginx C(server{}) in C(http{}) that listens with C(ssl) (or shares an address:port with one
     that does, or says C(ssl on)), an Apache C(<VirtualHost>) with C(SSLEngine on).
   - For each TLS server it works out where each setting takes effect (the server block itself, the
     nginx C(http{}) block or Apache's server-wide level it inherits from, or the built-in default)
