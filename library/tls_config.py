@@ -109,6 +109,11 @@ options:
         C(SSLCACertificateFile)). A file that does not exist makes validation fail, and the
         enforcement is rolled back.
     type: path
+  verify_depth:
+    description:
+      - How many CA certificates may sit between a client certificate and the CA in O(client_ca_file)
+        (C(ssl_verify_depth), C(SSLVerifyDepth); both default to 1, i.e. no intermediate CA).
+    type: int
   hsts:
     description:
       - The Strict-Transport-Security header value, e.g. V(max-age=63072000; includeSubDomains), or a
@@ -467,6 +472,7 @@ def main():
             compression=dict(type="bool"),
             verify_client=dict(type="str", choices=["required", "optional", "optional_no_ca", "none"]),
             client_ca_file=dict(type="path"),
+            verify_depth=dict(type="int"),
             hsts=dict(type="str"),
             validate_command=dict(type="raw"),
             reload_command=dict(type="raw"),

@@ -26,10 +26,10 @@ import os
 import re
 
 try:
-    from ansible.module_utils.iryo_tlsconf import (BOOLEAN_DEFAULTS, PROTOCOLS, ConfigError, Node, canonical_group,
+    from ansible.module_utils.iryo_tlsconf import (DEFAULTS, PROTOCOLS, ConfigError, Node, canonical_group,
                                                    read_text, render_groups)
 except ImportError:  # imported as a plain module by the controller's tests
-    from iryo_tlsconf import BOOLEAN_DEFAULTS, PROTOCOLS, ConfigError, Node, canonical_group, read_text, render_groups
+    from iryo_tlsconf import DEFAULTS, PROTOCOLS, ConfigError, Node, canonical_group, read_text, render_groups
 
 KIND = "apache"
 DEFAULT_CONFIGS = ("/etc/apache2/apache2.conf", "/etc/httpd/conf/httpd.conf")
@@ -46,6 +46,7 @@ DIRECTIVES = {
     "compression": ("sslcompression", None),
     "verify_client": ("sslverifyclient", None),
     "client_ca_file": ("sslcacertificatefile", None),
+    "verify_depth": ("sslverifydepth", None),
     "hsts": ("header", "strict-transport-security"),
 }
 VERIFY_MAP = {"require": "required", "optional": "optional", "optional_no_ca": "optional_no_ca", "none": "none"}
@@ -358,8 +359,8 @@ class Adapter:
 
     def value(self, setting, occurrences):
         if not occurrences:
-            if setting in BOOLEAN_DEFAULTS:
-                return BOOLEAN_DEFAULTS[setting]
+            if setting in DEFAULTS:
+                return DEFAULTS[setting]
             return "none" if setting == "verify_client" else None
         last = occurrences[-1]
         args = last.args
@@ -381,6 +382,8 @@ class Adapter:
             return args[0].lower() == "on"
         if setting == "verify_client":
             return VERIFY_MAP.get(args[0].lower(), args[0])
+        if setting == "verify_depth":
+            return int(args[0]) if args[0].isdigit() else args[0]
         if setting == "hsts":
             return header_value(last)
         return args[0]
@@ -407,6 +410,8 @@ class Adapter:
             return "SSLVerifyClient %s" % VERIFY_WRITE[wanted]
         if setting == "client_ca_file":
             return "SSLCACertificateFile %s" % quote(wanted)
+        if setting == "verify_depth":
+            return "SSLVerifyDepth %d" % wanted
         if setting == "hsts":
             return 'Header always set Strict-Transport-Security "%s"' % wanted
         raise ValueError(setting)

@@ -26,10 +26,10 @@ import os
 import re
 
 try:
-    from ansible.module_utils.iryo_tlsconf import (BOOLEAN_DEFAULTS, PROTOCOLS, ConfigError, Node,
+    from ansible.module_utils.iryo_tlsconf import (DEFAULTS, PROTOCOLS, ConfigError, Node,
                                                    canonical_group, insertion, read_text, render_groups)
 except ImportError:  # imported as a plain module by the controller's tests
-    from iryo_tlsconf import (BOOLEAN_DEFAULTS, PROTOCOLS, ConfigError, Node, canonical_group, insertion,
+    from iryo_tlsconf import (DEFAULTS, PROTOCOLS, ConfigError, Node, canonical_group, insertion,
                               read_text, render_groups)
 
 KIND = "nginx"
@@ -46,6 +46,7 @@ DIRECTIVES = {
     "session_tickets": ("ssl_session_tickets", None),
     "verify_client": ("ssl_verify_client", None),
     "client_ca_file": ("ssl_client_certificate", None),
+    "verify_depth": ("ssl_verify_depth", None),
     "hsts": ("add_header", "strict-transport-security"),
 }
 VERIFY_MAP = {"on": "required", "optional": "optional", "optional_no_ca": "optional_no_ca", "off": "none"}
@@ -318,8 +319,8 @@ def value_of(config, setting, occurrences):
     if setting == "compression":
         return False  # nginx turns TLS compression off itself (SSL_OP_NO_COMPRESSION), no directive
     if not occurrences:
-        if setting in BOOLEAN_DEFAULTS:
-            return BOOLEAN_DEFAULTS[setting]
+        if setting in DEFAULTS:
+            return DEFAULTS[setting]
         return "none" if setting == "verify_client" else None
     last = occurrences[-1]
     if setting == "protocols":  # merged
@@ -339,6 +340,8 @@ def value_of(config, setting, occurrences):
         return last.args[0].lower() == "on"
     if setting == "verify_client":
         return VERIFY_MAP.get(last.args[0].lower(), last.args[0])
+    if setting == "verify_depth":
+        return int(last.args[0]) if last.args[0].isdigit() else last.args[0]
     if setting == "hsts":
         return last.args[1] if len(last.args) > 1 else ""
     return last.args[0]
@@ -359,6 +362,8 @@ def render(setting, wanted):
         return "%s %s;" % (DIRECTIVES[setting][0], "on" if wanted else "off")
     if setting == "verify_client":
         return "ssl_verify_client %s;" % VERIFY_WRITE[wanted]
+    if setting == "verify_depth":
+        return "ssl_verify_depth %d;" % wanted
     if setting == "hsts":
         return 'add_header Strict-Transport-Security "%s" always;' % wanted
     raise ValueError(setting)

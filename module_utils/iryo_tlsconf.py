@@ -22,7 +22,7 @@ import re
 
 # The settings in the order the module reports them and inserts missing directives.
 SETTINGS = ("protocols", "tls12_ciphers", "tls13_ciphersuites", "groups", "dhparam", "prefer_server_ciphers",
-            "session_tickets", "compression", "verify_client", "client_ca_file", "hsts")
+            "session_tickets", "compression", "verify_client", "client_ca_file", "verify_depth", "hsts")
 
 PROTOCOLS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
@@ -121,7 +121,7 @@ _GROUP_ALIASES = {"p-256": "secp256r1", "prime256v1": "secp256r1", "p-384": "sec
 VERIFY_CLIENT = ("required", "optional", "optional_no_ca", "none")
 
 # Server defaults where not setting a directive is itself a value (nginx and Apache agree).
-BOOLEAN_DEFAULTS = {"prefer_server_ciphers": False, "session_tickets": True, "compression": False}
+DEFAULTS = {"prefer_server_ciphers": False, "session_tickets": True, "compression": False, "verify_depth": 1}
 
 
 class WantedError(ValueError):
@@ -215,6 +215,10 @@ def build_wanted(params):
     for key in ("prefer_server_ciphers", "session_tickets", "compression"):
         if params.get(key) is not None:
             wanted[key] = bool(params[key])
+    if params.get("verify_depth") is not None:
+        if int(params["verify_depth"]) < 1:
+            raise WantedError("verify_depth must be at least 1")
+        wanted["verify_depth"] = int(params["verify_depth"])
     if params.get("verify_client") is not None:
         if params["verify_client"] not in VERIFY_CLIENT:
             raise WantedError("verify_client must be one of %s" % ", ".join(VERIFY_CLIENT))

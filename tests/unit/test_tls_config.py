@@ -442,3 +442,36 @@ def test_apache_hsts_without_mod_headers_is_unfixable(tmp_path):
                                  "hsts": "max-age=63072000"})
     assert all("a2enmod headers" in s["unfixable"]["hsts"] for s in result["servers"])
     assert "diff" not in result
+
+
+def test_verify_depth_defaults_to_one_and_is_set_where_missing(tmp_path):
+    adapter = nginx_tree(tmp_path, {"nginx.conf": "events {}\nhttp {\n\tserver {\n\t\tlisten 8443 ssl;\n\t}\n}\n"})
+    reports, edits = iryo_tlsconf.plan(adapter, iryo_tlsconf.build_wanted({"verify_depth": 2}))
+    assert reports[0]["settings"]["verify_depth"]["current"] == 1
+    assert "\t\tssl_verify_depth 2;\n" in edits[str(tmp_path / "nginx.conf")].apply()
+    _, none = iryo_tlsconf.plan(adapter, iryo_tlsconf.build_wanted({"verify_depth": 1}))
+    assert none == {}
+
+
+def test_apache_includes_directories_recursively_and_follows_server_root(tmp_path):
+    # RHEL layout: the main file in conf/, ServerRoot one folder up, a directory Include
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf.d" / "tls").mkdir(parents=True)
+    (tmp_path / "conf" / "httpd.conf").write_text(
+        'ServerRoot "%s"\nLoadModule ssl_module modules/mod_ssl.so\nInclude conf.d\n' % tmp_path)
+    (tmp_path / "conf.d" / "tls" / "b.conf").write_text("<VirtualHost *:443>\n SSLEngine on\n</VirtualHost>\n")
+    (tmp_path / "conf.d" / "a.conf").write_text("SSLProtocol TLSv1.2\n")
+    adapter = iryo_apache.Adapter(str(tmp_path / "conf" / "httpd.conf"))
+    [vhost] = adapter.servers
+    assert vhost.path == str(tmp_path / "conf.d" / "tls" / "b.conf")
+    assert adapter.value("protocols", adapter.lookup(vhost, "protocols").occurrences) == ["TLSv1.2"]
+
+
+def test_apache_include_of_a_missing_file_is_an_error_but_includeoptional_is_not(tmp_path):
+    conf = tmp_path / "httpd.conf"
+    conf.write_text("IncludeOptional nothing/*.conf\nIncludeOptional missing.conf\n")
+    assert iryo_apache.Adapter(str(conf)).servers == []
+    conf.write_text("IncludeOptional nothing/*.conf\nInclude missing.conf\n")
+    with pytest.raises(iryo_tlsconf.ConfigError, match="does not exist") as err:
+        iryo_apache.Adapter(str(conf))
+    assert err.value.line == 2
