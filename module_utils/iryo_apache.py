@@ -235,6 +235,12 @@ def scope(block):
             yield node
 
 
+def scope_list(block):
+    if block.scope_cache is None:
+        block.scope_cache = list(scope(block))
+    return block.scope_cache
+
+
 def vhosts(config):
     return [n for n in scope(config.root) if n.kind == "block" and n.lname == "virtualhost"]
 
@@ -352,7 +358,7 @@ class Adapter:
     def lookup(self, server, setting):
         wanted_key = DIRECTIVES[setting]
         for block, level_name in self.chain(server):
-            occurrences = [n for n in scope(block) if n.kind == "directive" and key(n) == wanted_key]
+            occurrences = [n for n in scope_list(block) if n.kind == "directive" and key(n) == wanted_key]
             if occurrences:
                 return Lookup(block, level_name, occurrences, occurrences)
         return Lookup(None, "default", [], [])

@@ -200,6 +200,12 @@ def scope(block):
             yield node
 
 
+def scope_list(block):
+    if block.scope_cache is None:
+        block.scope_cache = list(scope(block))
+    return block.scope_cache
+
+
 def blocks(block, name):
     return [n for n in scope(block) if n.kind == "block" and n.name == name]
 
@@ -303,7 +309,7 @@ def lookup(block_chain, setting):
     """Walk from the innermost block outwards; the first level with a directive of that name wins."""
     name, sub = DIRECTIVES[setting]
     for block, level_name in block_chain:
-        named = [n for n in scope(block) if n.kind == "directive" and n.name == name]
+        named = [n for n in scope_list(block) if n.kind == "directive" and n.name == name]
         if named:
             occurrences = [n for n in named if _key(n) == (name, sub)]
             return Lookup(block, level_name, occurrences, named)

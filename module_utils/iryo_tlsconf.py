@@ -373,7 +373,7 @@ class Node:
     """
 
     __slots__ = ("name", "args", "path", "line", "start", "end", "children", "parent", "close_start",
-                 "close_end", "kind", "active")
+                 "close_end", "kind", "active", "scope_cache")
 
     def __init__(self, name, args, path, line, start, end, kind="directive", parent=None):
         self.name, self.args, self.path, self.line = name, args, path, line
@@ -381,6 +381,7 @@ class Node:
         self.children = None
         self.close_start = self.close_end = None
         self.active = True
+        self.scope_cache = None  # the parsers' scope() result, kept once computed
 
     @property
     def lname(self):
