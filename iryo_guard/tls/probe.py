@@ -19,6 +19,7 @@ Independent chains run in parallel threads; each connection has its own deadline
 and all share the overall deadline. An endpoint that answers no hello raises ProbeFailure.
 """
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -32,7 +33,9 @@ ALL_GROUPS = ciphers.EC_GROUPS + ciphers.FF_GROUPS + ciphers.KEM_GROUPS
 ALL_LEGACY = list(ciphers.LEGACY_SUITES)
 ALL_TLS13 = list(ciphers.TLS13_SUITES)
 ECDHE_SUITES = [i for i, n in ciphers.LEGACY_SUITES.items() if ciphers.kex_family(n) == "ECDHE"]
-SPLIT_AFTER = 4          # after this many picks a chain splits in two parallel halves (threshold doubles)
+SPLIT_AFTER = 4          # after this many picks a chain splits into parallel parts (once)
+NEVER = float("inf")
+SPLIT_WAYS = 8           # many accepted suites (a default config): one extra refusal per part, far less waiting
 OVERALL_FACTOR = 3       # overall deadline = 3 x timeout: stages run one after another
 # Failures that tell a person more than "refused": shown first when no version answered.
 FAILURE_PRIORITY = ("resolve", "refused", "connect", "garbage", "oversized", "protocol", "truncated", "reset",
@@ -60,6 +63,9 @@ class VersionScan:
     refusal: str = None                            # how the first hello was refused
     failure: ProbeFailure = None                   # the first hello did not get a TLS answer
     problem: str = None                            # the chain broke after the first answer: incomplete
+    server_preference: bool = None                 # TLS 1.2: does the server choose by its own order?
+    answered: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    # set once the first hello has its answer: `supported` is known, the chain may still run
 
     @property
     def suites(self):
@@ -97,24 +103,27 @@ class Prober:
                 found.append((chosen, answer))
                 rest.remove(chosen)
                 if len(found) >= split_after and len(rest) > 1:
-                    # Many accepted values: finish two halves in parallel (one extra refusal, half the time).
+                    # Many accepted values: finish the rest in parallel parts (one extra refusal each).
                     ahead.close()
-                    with ThreadPoolExecutor(2) as pool:
-                        for part in pool.map(lambda half: self.eliminate(ask, key, half, split_after * 2),
-                                             (rest[0::2], rest[1::2])):
+                    parts = [rest[i::SPLIT_WAYS] for i in range(min(SPLIT_WAYS, len(rest)))]
+                    with ThreadPoolExecutor(len(parts)) as pool:  # parts do not split again: each costs a refusal
+                        for part in pool.map(lambda part: self.eliminate(ask, key, part, NEVER), parts):
                             found.extend(part)
                     return found
             return found
 
     # ------------------------------------------------------------ versions and suites
 
-    def scan_legacy(self, version):
+    def scan_legacy(self, scan):
         # TLS 1.2 is nearly always there and starts a chain: connect its second hello ahead.
-        with Ahead(self.endpoint) as ahead:
-            return self._scan_legacy(version, ahead if version == "TLSv1.2" else None)
+        try:
+            with Ahead(self.endpoint) as ahead:
+                return self._scan_legacy(scan, ahead if scan.version == "TLSv1.2" else None)
+        finally:
+            scan.answered.set()  # whatever happened, nobody may wait for it forever
 
-    def _scan_legacy(self, version, ahead):
-        scan = VersionScan(version)
+    def _scan_legacy(self, scan, ahead):
+        version = scan.version
         ask = lambda offered, ah: self.offer(version, offered, ALL_GROUPS, ahead=ah)  # noqa: E731
         try:
             first = self.offer(version, ALL_LEGACY, ALL_GROUPS, compression=True, ahead=ahead)
@@ -126,12 +135,31 @@ class Prober:
             return scan
         scan.supported = True
         scan.picks = [(first.suite, first)]
+        scan.answered.set()  # the TLS <= 1.2 group chain may start now
         rest = [s for s in ALL_LEGACY if s != first.suite]
         try:
-            scan.picks += self.eliminate(ask, lambda a: a.suite if _accepted(a, version) else None, rest, ahead=ahead)
+            if version == "TLSv1.2":
+                self._preference_step(scan, rest, ahead)
+            scan.picks += self.eliminate(ask, lambda a: a.suite if _accepted(a, version) else None, rest,
+                                         split_after=SPLIT_AFTER - len(scan.picks), ahead=ahead)
         except ProbeFailure as exc:
             scan.problem = exc.message
+        if scan.server_preference and len(scan.picks) == 1:
+            scan.server_preference = None  # a single suite: there is no order to prefer
         return scan
+
+    def _preference_step(self, scan, rest, ahead):
+        """Second hello of the chain, with the first pick listed LAST: a server that follows the client
+        takes a new suite (the chain goes on, nothing spent); one that picks the same suite again
+        chooses by its own order. `rest` loses what was picked."""
+        favourite = scan.picks[0][0]
+        answer = self.offer(scan.version, rest + [favourite], ALL_GROUPS, ahead=ahead)
+        if not _accepted(answer, scan.version):
+            return
+        scan.server_preference = answer.suite == favourite
+        if answer.suite != favourite and answer.suite in rest:
+            scan.picks.append((answer.suite, answer))
+            rest.remove(answer.suite)
 
     def scan_ssl2(self):
         scan = VersionScan("SSLv2")
@@ -173,12 +201,16 @@ class Prober:
         groups = [g for g in ALL_GROUPS if g != first.group]
         self._tls13_joint(scan, suites, groups, ahead)
         ahead.close()
+        # Many values found jointly suggests more to come: split the continuation sooner.
+        split_after = max(1, SPLIT_AFTER - len(scan.groups))
         # The refusal ended one list or the other (or both): finish each alone, in parallel.
         with ThreadPoolExecutor(2) as pool:
             more_suites = pool.submit(self.eliminate, lambda r, ah: self.offer("TLSv1.3", r, ALL_GROUPS, ahead=ah),
-                                      lambda a: a.suite if _accepted13(a) else None, suites) if suites else None
+                                      lambda a: a.suite if _accepted13(a) else None, suites,
+                                      split_after) if suites else None
             more_groups = pool.submit(self.eliminate, lambda r, ah: self.offer("TLSv1.3", ALL_TLS13, r, ahead=ah),
-                                      lambda a: a.group if _accepted13(a) else None, groups) if groups else None
+                                      lambda a: a.group if _accepted13(a) else None, groups,
+                                      split_after) if groups else None
             if more_suites:
                 scan.picks += more_suites.result()
             if more_groups:
@@ -198,51 +230,34 @@ class Prober:
             suites.remove(answer.suite)
             groups.remove(answer.group)
 
-    # ------------------------------------------------------------ groups, preference
+    # ------------------------------------------------------------ TLS <= 1.2 groups
 
-    def scan_legacy_groups(self, scan, known):
-        """ECDHE curves at a TLS <= 1.2 version, beyond `known` (groups already seen in TLS 1.3)."""
-        seen = [a.group for _, a in scan.picks if a.group is not None]
-        candidates = [g for g in ciphers.EC_GROUPS + ciphers.KEM_GROUPS if g not in seen and g not in known]
+    def legacy_groups(self, scans, tls13_future):
+        """(version, ECDHE curves accepted at the highest TLS <= 1.2 beyond TLS 1.3's groups, notes).
+
+        Starts as soon as that version's first hello is answered and TLS 1.3's groups are known,
+        while the suite chains may still run. Curves TLS 1.3 already named are not asked again."""
+        scan = _highest_legacy(scans)
+        if scan is None:
+            return None, [], []
+        tls13 = tls13_future.result()
+        known = tls13.groups if tls13.supported else []
+        candidates = [g for g in ciphers.EC_GROUPS + ciphers.KEM_GROUPS if g not in known]
         key = lambda a: a.group if _accepted(a, scan.version) else None  # noqa: E731
-        found = self.eliminate(lambda r, ahead: self.offer(scan.version, ECDHE_SUITES, r, ahead=ahead), key, candidates)
-        return _unique(seen + [g for g, _ in found])
+        ask = lambda offered, ahead: self.offer(scan.version, ECDHE_SUITES, offered, ahead=ahead)  # noqa: E731
+        try:
+            return scan.version, [g for g, _ in self.eliminate(ask, key, candidates)], []
+        except ProbeFailure as exc:
+            return scan.version, [], ["%s groups: %s" % (scan.version, exc.message)]
 
-    def legacy_followups(self, futures):
-        """(TLS <= 1.2 groups or None, server suite preference or None, notes) of the highest TLS <= 1.2.
 
-        Waits for its inputs (the version scans, TLS 1.3's groups) and runs the two checks in parallel."""
-        highest = None
-        for version in reversed(LEGACY_VERSIONS):
-            if futures[version].result().supported:
-                highest = futures[version].result()
-                break
-        if highest is None:
-            return None, None, []
-        notes = []
-        with ThreadPoolExecutor(1) as pool:
-            preference = pool.submit(self.server_preference, highest) if len(highest.suites) > 1 else None
-            groups = None
-            if any(ciphers.kex_family(_name(s, highest.version)) == "ECDHE" for s in highest.suites):
-                tls13 = futures["TLSv1.3"].result()
-                try:
-                    groups = self.scan_legacy_groups(highest, tls13.groups if tls13.supported else [])
-                except ProbeFailure as exc:
-                    notes.append("%s groups: %s" % (highest.version, exc.message))
-            try:
-                preference = preference.result() if preference else None
-            except ProbeFailure as exc:
-                preference = None
-                notes.append("%s server preference: %s" % (highest.version, exc.message))
-        return groups, preference, notes
-
-    def server_preference(self, scan):
-        """True when the server picks its own favourite even when we list it last (one hello)."""
-        favourite = scan.suites[0]
-        answer = self.offer(scan.version, list(reversed(scan.suites)), ALL_GROUPS)
-        if not _accepted(answer, scan.version):
-            return None
-        return answer.suite == favourite
+def _highest_legacy(scans):
+    """The highest TLS <= 1.2 version the server speaks, known from first hellos only."""
+    for version in reversed(LEGACY_VERSIONS):
+        scans[version].answered.wait()
+        if scans[version].supported:
+            return scans[version]
+    return None
 
 
 def _accepted(answer, version):
@@ -286,19 +301,20 @@ def probe(request):
 def _probe(request, budget):
     endpoint = resolve(request.host, request.port, request.server_name)
     prober = Prober(endpoint, budget)
+    legacy_scans = {version: VersionScan(version) for version in LEGACY_VERSIONS}
 
-    with ThreadPoolExecutor(10) as pool:
-        futures = {version: pool.submit(prober.scan_legacy, version) for version in LEGACY_VERSIONS}
+    with ThreadPoolExecutor(11) as pool:
+        futures = {version: pool.submit(prober.scan_legacy, scan) for version, scan in legacy_scans.items()}
         futures["SSLv2"] = pool.submit(prober.scan_ssl2)
         futures["TLSv1.3"] = pool.submit(prober.scan_tls13)
         session = pool.submit(_session, endpoint, budget, request.http_check)
         with_cert = (pool.submit(_session, endpoint, budget, request.http_check, request.client_cert,
                                  request.client_key) if request.client_cert else None)
-        # Starts as soon as its inputs are known, while other chains still run.
-        followups = pool.submit(prober.legacy_followups, futures)
+        # Follow-ups start as soon as their inputs are known, while other chains still run.
+        groups_job = pool.submit(prober.legacy_groups, legacy_scans, futures["TLSv1.3"])
         scans = {version: future.result() for version, future in futures.items()}
         session, with_cert = session.result(), with_cert.result() if with_cert else None
-        legacy_groups, preference, notes = followups.result()
+        groups_version, legacy_groups, notes = groups_job.result()
 
     supported = [scans[v] for v in ciphers.VERSIONS if scans[v].supported]
     if not supported:
@@ -311,8 +327,10 @@ def _probe(request, budget):
     groups_by_version = {}
     if tls13.supported:
         groups_by_version["TLSv1.3"] = [ciphers.group_name(g) for g in tls13.groups]
-    if legacy_groups is not None:
-        groups_by_version[highest_legacy.version] = [ciphers.group_name(g) for g in legacy_groups]
+    if groups_version:
+        # curves the suite chain met in ServerKeyExchanges, then those the group chain found
+        seen = [a.group for _, a in scans[groups_version].picks if a.group is not None]
+        groups_by_version[groups_version] = [ciphers.group_name(g) for g in _unique(seen + legacy_groups)]
 
     facts = {
         "target": endpoint.target,
@@ -323,7 +341,7 @@ def _probe(request, budget):
         "dh_bits": _dh_bits(legacy),
         "certificate": _certificate(endpoint, request, session, with_cert, legacy),
         "client_auth": _client_auth(session, with_cert, legacy, request),
-        "extras": _extras(highest_legacy, preference, session, with_cert, tls13),
+        "extras": _extras(highest_legacy, scans["TLSv1.2"].server_preference, session, with_cert, tls13),
         "incomplete": notes,
         "refusals": {v: s.refusal or (s.failure.message if s.failure else None)
                      for v, s in scans.items() if not s.supported},
