@@ -2,6 +2,7 @@
 # host: the probe runs in the controller process against host:port. Documentation: library/tls_probe.py.
 import os
 import sys
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
@@ -55,10 +56,13 @@ class ActionModule(CheckAction):
                                                             if request.server_name else "")
         try:
             facts = probe(request)
-        except ProbeFailure as exc:
+        except ProbeFailure as exc:  # the endpoint: unreachable, silent, not TLS; every check is undecided
             return {"changed": False, "compliant": False, "profile": profile.id, "error": exc.message,
                     "handshakes": getattr(exc, "handshakes", None), "elapsed_s": getattr(exc, "elapsed_s", None),
                     "msg": exc.message, "findings": error_findings(target, exc.message)}
+        except Exception as exc:  # noqa: BLE001 - a bug in the probe must not look like a verdict
+            message = "tls_probe failed internally (a bug, please report): %s: %s" % (type(exc).__name__, exc)
+            return {"failed": True, "msg": message, "exception": traceback.format_exc()}
         findings, compliant = evaluate(facts, profile)
         auth = facts["client_auth"]
         return {
