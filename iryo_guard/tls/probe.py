@@ -7,11 +7,13 @@ How the probe learns what a server accepts (see docs/tls-probe.md):
   its answer is also the first accepted suite of that version.
 - Suites, by elimination: offer everything, the server picks one, remove it, offer the rest,
   until the server refuses. n accepted suites cost n + 1 hellos, not one per candidate
-  (sslyze tries ~530). Long chains split in two halves that run in parallel.
+  (sslyze tries ~530). A chain that finds many splits once into 8 parallel parts.
+- Server order (TLS 1.2): the chain's second hello lists the first pick last; a server that
+  takes it again chooses by its own order, one that does not has just named a new suite.
 - TLS 1.3 suites and groups together: the key_share is empty, so the server answers with a
   HelloRetryRequest naming one suite and one group; both are removed at once.
-- TLS 1.2 groups: ECDHE-only hellos offering the curves not already seen; the curve is in
-  the plaintext ServerKeyExchange. DHE prime sizes come from the same flights.
+- TLS 1.2 groups: ECDHE-only hellos offering the curves TLS 1.3 did not already name; the
+  curve is in the plaintext ServerKeyExchange. DHE prime sizes come from the suite chain.
 - Certificate and client authentication: one real handshake with the local OpenSSL
   (session.py), plus an HTTP GET on it; another one with the client certificate if given.
 
