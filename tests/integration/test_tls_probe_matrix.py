@@ -128,6 +128,17 @@ def test_tls12_only_group_sslyze_misses_is_real(matrix):
     assert "Server Temp Key: ECDH, secp224r1" in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("name,expected", [
+    ("apache-c11-tls12", {"server_cipher_preference": True, "secure_renegotiation": True, "compression": False}),
+    ("nginx-cbc", {"server_cipher_preference": False, "secure_renegotiation": True}),
+    ("nginx-c11", {"tls13_only": True, "secure_renegotiation": None, "hsts": "max-age=31536000"}),
+    ("nginx-no-client-auth", {"hsts": None, "http_status": 200}),
+])
+def test_extras_are_observed(matrix, name, expected):
+    extras = matrix["ours"][name]["extras"]
+    assert {key: extras[key] for key in expected} == expected
+
+
 @pytest.mark.parametrize("case", [c for c in CASES if not c.fails], ids=lambda c: c.name)
 def test_compliant_endpoints_cost_few_handshakes(matrix, case):
     assert matrix["ours"][case.name]["handshakes"] <= HANDSHAKE_BUDGET

@@ -53,10 +53,12 @@ def cases():
     a12 = ["SSLProtocol -all +TLSv1.2", "SSLOpenSSLConfCmd Curves %s" % GOOD_CURVES]
     return [
         # --- compliant
-        Case(_nginx("nginx-c11", tls13 + NGINX_CLIENT_AUTH, leaf="ec256"), "mhlw-c11"),
+        Case(_nginx("nginx-c11", tls13 + NGINX_CLIENT_AUTH + ['add_header Strict-Transport-Security "max-age=31536000"'
+                                                             ' always;'], leaf="ec256"), "mhlw-c11"),
         Case(_apache("apache-c11", a13 + APACHE_CLIENT_AUTH), "mhlw-c11"),
         Case(_apache("apache-c11-tls12", ["SSLProtocol -all +TLSv1.2 +TLSv1.3", "SSLCipherSuite %s" % ECDHE_AEAD,
-                                          "SSLOpenSSLConfCmd Curves %s" % GOOD_CURVES] + APACHE_CLIENT_AUTH),
+                                          "SSLHonorCipherOrder on", "SSLOpenSSLConfCmd Curves %s" % GOOD_CURVES]
+                     + APACHE_CLIENT_AUTH),
              "mhlw-c11-tls12"),
         Case(_nginx("nginx-cryptrec-high", tls12_13 + ["ssl_ciphers %s;" % ECDHE_AEAD]), "cryptrec-high",
              client_auth=("none", None)),
