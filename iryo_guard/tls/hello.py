@@ -90,25 +90,52 @@ def resolve(host, port, server_name=None):
     return Endpoint(host, int(port), server_name, family, sockaddr)
 
 
-class Budget:
-    """Time and connection accounting shared by every probe thread of one endpoint."""
+MAX_CONNECTIONS = 16  # open at once to one endpoint: gentle on production servers and rate limiters
 
-    def __init__(self, timeout, overall):
+
+class Budget:
+    """Time and connection accounting shared by every probe thread of one endpoint.
+
+    At most MAX_CONNECTIONS connections are open at once (a slot per connection); a thread
+    waits for a slot only while it holds none, so slots cannot deadlock."""
+
+    def __init__(self, timeout, overall, max_connections=None):
         self.timeout = float(timeout)
         self.started = time.monotonic()
         self.deadline = self.started + float(overall)
         self.handshakes = 0
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_connections or MAX_CONNECTIONS)
 
     def count(self):
         with self._lock:
             self.handshakes += 1
+
+    def acquire(self, deadline, blocking=True):
+        if not blocking:
+            return self._slots.acquire(blocking=False)
+        if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise ProbeFailure("timeout", "no connection slot free before the deadline")
+        return True
+
+    def release(self):
+        self._slots.release()
 
     def connection_deadline(self):
         return min(time.monotonic() + self.timeout, self.deadline)
 
     def elapsed(self):
         return time.monotonic() - self.started
+
+
+def connect(endpoint, budget, deadline):
+    """A connected socket holding one of the budget's slots: give it back with budget.release()."""
+    budget.acquire(deadline)
+    try:
+        return open_connection(endpoint, deadline)
+    except BaseException:
+        budget.release()
+        raise
 
 
 def open_connection(endpoint, deadline):
@@ -143,22 +170,26 @@ class Ahead:
     A chain sends hello after hello; the TCP connect of the next one would cost a round trip
     each time. While the server thinks about hello k, the connect for hello k+1 is already
     under way (non-blocking). A chain that ends leaves one connection unused: it is closed
-    without sending anything (no handshake is counted for it).
+    without sending anything (no handshake is counted for it). The spare holds a slot of the
+    budget; when none is free there is simply no spare.
     """
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, budget):
         self.endpoint = endpoint
+        self.budget = budget
         self.spare = None
 
     def start(self):
         self.close()
+        if not self.budget.acquire(None, blocking=False):
+            return
         sock = socket.socket(self.endpoint.family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.connect_ex(self.endpoint.sockaddr)  # EINPROGRESS: completes while we wait for the server
         self.spare = sock
 
     def take(self, deadline):
-        """The spare connection once connected, or None (then the caller connects the usual way)."""
+        """The spare connection once connected, with its slot, or None (the caller connects as usual)."""
         sock, self.spare = self.spare, None
         if sock is None:
             return None
@@ -171,12 +202,14 @@ class Ahead:
         except (OSError, ValueError):
             pass
         sock.close()
+        self.budget.release()
         return None
 
     def close(self):
         if self.spare is not None:
             self.spare.close()
             self.spare = None
+            self.budget.release()
 
     def __enter__(self):
         return self
@@ -450,10 +483,10 @@ def exchange(endpoint, budget, record, suite_name_of, full_flight=True, ahead=No
 
     With `ahead`, use its spare connection and open the next one while this hello is answered."""
     deadline = budget.connection_deadline()
-    sock = (ahead.take(deadline) if ahead else None) or open_connection(endpoint, deadline)
-    if ahead:
-        ahead.start()
+    sock = (ahead.take(deadline) if ahead else None) or connect(endpoint, budget, deadline)
     try:
+        if ahead:
+            ahead.start()
         budget.count()
         try:
             sock.sendall(record)
@@ -467,12 +500,13 @@ def exchange(endpoint, budget, record, suite_name_of, full_flight=True, ahead=No
                                % (endpoint.target, type(exc).__name__, exc)) from None
     finally:
         sock.close()
+        budget.release()
 
 
 def exchange_ssl2(endpoint, budget, suites):
     """SSLv2 CLIENT-HELLO: a SERVER-HELLO lists every SSLv2 cipher the server shares with us."""
     deadline = budget.connection_deadline()
-    sock = open_connection(endpoint, deadline)
+    sock = connect(endpoint, budget, deadline)
     try:
         budget.count()
         try:
@@ -498,3 +532,4 @@ def exchange_ssl2(endpoint, budget, suites):
                       certificates=[bytes(hello.certificate)] if hello.certificate else [])
     finally:
         sock.close()
+        budget.release()

@@ -92,10 +92,14 @@ class Prober:
         """[(chosen id, Answer)]: offer `candidates`, drop what the server picks, repeat until it refuses.
 
         ask(offered, ahead) sends one hello; `ahead` keeps the chain's next connection ready."""
-        with ahead or Ahead(self.endpoint) as ahead:
+        with ahead or Ahead(self.endpoint, self.budget) as ahead:
             found, rest = [], list(candidates)
             while rest:
                 answer = ask(rest, ahead)
+                if answer.kind == "closed":
+                    # Servers answer "none of these" with an alert; a bare close mid-chain may be a
+                    # rate limiter or a dropped connection. Ask once more before ending the chain.
+                    answer = ask(rest, ahead)
                 chosen = key(answer)
                 if chosen is None:
                     return found
@@ -119,7 +123,7 @@ class Prober:
     def scan_legacy(self, scan):
         # TLS 1.2 is nearly always there and starts a chain: connect its second hello ahead.
         try:
-            with Ahead(self.endpoint) as ahead:
+            with Ahead(self.endpoint, self.budget) as ahead:
                 return self._scan_legacy(scan, ahead if scan.version == "TLSv1.2" else None)
         finally:
             scan.answered.set()  # whatever happened, nobody may wait for it forever
@@ -181,7 +185,7 @@ class Prober:
 
     def scan_tls13(self):
         scan = VersionScan("TLSv1.3")
-        with Ahead(self.endpoint) as ahead:
+        with Ahead(self.endpoint, self.budget) as ahead:
             try:
                 first = self.offer("TLSv1.3", ALL_TLS13, ALL_GROUPS, ahead=ahead)
             except ProbeFailure as exc:

@@ -15,7 +15,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from iryo_guard.tls.hello import ALERTS, ProbeFailure, open_connection
+from iryo_guard.tls.hello import ALERTS, ProbeFailure, connect
 
 CIPHERS = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
 HTTP_LIMIT = 64 * 1024
@@ -183,7 +183,7 @@ def run_session(endpoint, budget, http_check=True, client_cert=None, client_key=
         return result
     deadline = budget.connection_deadline()
     started = time.monotonic()
-    sock = open_connection(endpoint, deadline)
+    sock = connect(endpoint, budget, deadline)
     result.rtt = time.monotonic() - started
     budget.count()
     sni = endpoint.sni()
@@ -207,6 +207,7 @@ def run_session(endpoint, budget, http_check=True, client_cert=None, client_key=
         result.error = exc.message
     finally:
         sock.close()
+        budget.release()
     result.cert_requested = recorder.cert_requested if recorder.available else None
     result.alert = recorder.alert
     return result

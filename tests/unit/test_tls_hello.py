@@ -10,7 +10,7 @@ from tlslite.messages import ClientHello, ServerHello
 from tlslite.utils.codec import Parser
 
 from iryo_guard.tls import ciphers
-from iryo_guard.tls.hello import HRR_RANDOM, Endpoint, ProbeFailure, _Reader, client_hello, read_answer
+from iryo_guard.tls.hello import HRR_RANDOM, Ahead, Budget, Endpoint, ProbeFailure, _Reader, client_hello, read_answer
 
 
 def _parse_client_hello(record):
@@ -142,3 +142,18 @@ def test_a_stalled_sender_times_out_on_the_deadline():
         _answer(b"\x16\x03\x03", close=False, timeout=0.3)
     assert caught.value.kind == "timeout"
     assert time.monotonic() - started < 1.0
+
+
+def test_connection_slots_are_capped_and_a_spare_needs_a_free_one():
+    budget = Budget(1, 3, max_connections=2)
+    assert budget.acquire(time.monotonic() + 1) and budget.acquire(time.monotonic() + 1)
+    with pytest.raises(ProbeFailure, match="no connection slot"):
+        budget.acquire(time.monotonic() + 0.1)
+    ahead = Ahead(Endpoint("127.0.0.1", 9, family=socket.AF_INET, sockaddr=("127.0.0.1", 9)), budget)
+    ahead.start()
+    assert ahead.spare is None  # no free slot: no connection opened ahead
+    budget.release()
+    ahead.start()
+    assert ahead.spare is not None
+    ahead.close()  # gives its slot back
+    assert budget.acquire(time.monotonic() + 0.1)
