@@ -36,6 +36,10 @@ ALL_LEGACY = list(ciphers.LEGACY_SUITES)
 ALL_TLS13 = list(ciphers.TLS13_SUITES)
 ECDHE_SUITES = [i for i, n in ciphers.LEGACY_SUITES.items() if ciphers.kex_family(n) == "ECDHE"]
 SPLIT_AFTER = 4          # after this many picks a chain splits into parallel parts (once)
+# A TLS <= 1.2 server whose first choice is a strong suite (forward secret AEAD) usually has a
+# short, deliberate list: splitting early would cost a refusal per part for nothing. One that
+# first picks CBC or static RSA usually accepts dozens: split early, the parts run in parallel.
+SPLIT_AFTER_STRONG = 8
 NEVER = float("inf")
 SPLIT_WAYS = 8           # many accepted suites (a default config): one extra refusal per part, far less waiting
 OVERALL_FACTOR = 3       # overall deadline = 3 x timeout: stages run one after another
@@ -146,8 +150,10 @@ class Prober:
         try:
             if version == "TLSv1.2":
                 self._preference_step(scan, rest, ahead)
+            strong = _strong(ciphers.suite_name(first.suite, version))
+            split_after = (SPLIT_AFTER_STRONG if strong else SPLIT_AFTER) - len(scan.picks)
             scan.picks += self.eliminate(ask, lambda a: a.suite if _accepted(a, version) else None, rest,
-                                         split_after=SPLIT_AFTER - len(scan.picks), ahead=ahead)
+                                         split_after=split_after, ahead=ahead)
         except ProbeFailure as exc:
             scan.problem = exc.message
         if scan.server_preference and len(scan.picks) == 1:
@@ -255,6 +261,11 @@ class Prober:
             return scan.version, [g for g, _ in self.eliminate(ask, key, candidates)], []
         except ProbeFailure as exc:
             return scan.version, [], ["%s groups: %s" % (scan.version, exc.message)]
+
+
+def _strong(name):
+    info = ciphers.describe(name)
+    return info["pfs"] and info["aead"]
 
 
 def _highest_legacy(scans):
