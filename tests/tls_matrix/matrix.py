@@ -13,6 +13,7 @@ from tests.tls_matrix.servers import Site
 C11_SUITES = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
 GOOD_CURVES = "X25519:prime256v1:secp384r1"
 ECDHE_AEAD = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"
+DHE_AEAD = "DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256"
 
 # nginx: `ssl_verify_client on` alone refuses only at the HTTP layer; VerifyMode makes OpenSSL
 # refuse a client without certificate in the handshake itself (verified in this matrix).
@@ -62,6 +63,10 @@ def cases():
              "mhlw-c11-tls12"),
         Case(_nginx("nginx-cryptrec-high", tls12_13 + ["ssl_ciphers %s;" % ECDHE_AEAD]), "cryptrec-high",
              client_auth=("none", None)),
+        # six TLS 1.2 suites, ECDHE and DHE (RFC 7919 ffdhe2048 prime): the longest compliant list here
+        Case(_nginx("nginx-c11-tls12-dhe", tls12_13 + ["ssl_ciphers %s:%s;" % (ECDHE_AEAD, DHE_AEAD),
+                                                       "ssl_dhparam {dh2048};"] + NGINX_CLIENT_AUTH),
+             "mhlw-c11-tls12"),
         # --- protocol versions and suites
         Case(_nginx("nginx-old-protocols", ["ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;",
                                             "ssl_ciphers ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384:@SECLEVEL=0;",

@@ -5,7 +5,8 @@
 Leaves (all for DNS:localhost and IP:127.0.0.1 unless said otherwise, issued by the server CA):
 rsa2048, ec256, rsa1024, sha1 (RSA 2048 signed with ecdsa-with-SHA1), expired, nosan (CN=localhost only).
 cryptography refuses to sign with SHA-1, so the openssl command signs that one.
-dh1024.pem holds the 1024-bit MODP group of RFC 2409 (Oakley group 2), for a weak-DHE server.
+dh1024.pem holds the 1024-bit MODP group of RFC 2409 (Oakley group 2), for a weak-DHE server;
+dh2048.pem the RFC 7919 ffdhe2048 group (from `openssl genpkey -genparam`), for a good one.
 """
 
 import datetime
@@ -36,6 +37,7 @@ class Pki:
     client_cert: Path
     client_key: Path
     dh1024: Path
+    dh2048: Path
 
     def leaf(self, name):
         """(certificate path, key path) of a leaf: rsa2048, ec256, rsa1024, sha1, expired, nosan."""
@@ -132,5 +134,7 @@ def make_pki(directory):
     params = dh.DHParameterNumbers(OAKLEY_GROUP_2, 2).parameters()
     (directory / "dh1024.pem").write_bytes(params.parameter_bytes(serialization.Encoding.PEM,
                                                                   serialization.ParameterFormat.PKCS3))
+    subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
+                    "-out", str(directory / "dh2048.pem")], check=True, capture_output=True)
     return Pki(directory, directory / "ca.pem", directory / "client-ca.pem", directory / "client.pem",
-               directory / "client.key", directory / "dh1024.pem")
+               directory / "client.key", directory / "dh1024.pem", directory / "dh2048.pem")

@@ -24,7 +24,7 @@ APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 
 @dataclass
 class Site:
-    """One TLS endpoint. `directives` may use {ca}, {client_ca}, {dh1024} and {dir}."""
+    """One TLS endpoint. `directives` may use {ca}, {client_ca}, {dh1024}, {dh2048} and {dir}."""
 
     name: str
     server: str                          # nginx | apache
@@ -73,7 +73,7 @@ def _tail(paths):
 
 
 def _fill(directives, pki, workdir):
-    values = {"ca": pki.ca, "client_ca": pki.client_ca, "dh1024": pki.dh1024, "dir": workdir}
+    values = {"ca": pki.ca, "client_ca": pki.client_ca, "dh1024": pki.dh1024, "dh2048": pki.dh2048, "dir": workdir}
     return [d.format(**values) for d in directives]
 
 
