@@ -20,7 +20,10 @@ description:
   - Uses python3-apt when the host's Python has it, else parses C(apt-get -s dist-upgrade).
   - Read-only; it never refreshes package lists unless O(update_cache=true), so an audit in check
     mode changes nothing. Stale package lists make the verdict an C(error), not a pass.
-  - Returns findings in the iryo-guard findings schema (check C(c12.patches.security_pending)).
+  - Returns findings in the iryo-guard findings schema for C(c12.patches.security_pending),
+    C(c12.patches.reboot_required) (C(/run/reboot-required), running kernel against the newest
+    installed one, C(needrestart -b) when present) and C(c12.patches.os_eol) (the release against
+    the end-of-life table it is given).
 version_added: "0.1.0"
 author:
   - iryo-guard developers
@@ -50,6 +53,12 @@ options:
     type: str
     choices: [none, security]
     default: none
+  eol_releases:
+    description:
+      - End-of-life table (the C(releases) mapping of C(data/os_eol.yml)) by distribution id and
+        version, each with C(security_end) and C(regular_end) dates, source and confidence. The role
+        passes it; without it C(c12.patches.os_eol) is not reported.
+    type: dict
 attributes:
   check_mode:
     support: full
@@ -110,6 +119,9 @@ findings:
   elements: dict
 """
 
+import datetime
+import glob
+import os
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
@@ -117,6 +129,8 @@ from ansible.module_utils.iryo_apt import lists_age_hours, parse_simulation, pen
 from ansible.module_utils.iryo_findings import make_finding
 
 CHECK = "c12.patches.security_pending"
+REBOOT_CHECK = "c12.patches.reboot_required"
+EOL_CHECK = "c12.patches.os_eol"
 APT_ENV = {"LANG": "C", "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
 
 
@@ -172,6 +186,81 @@ def verdict(pending, age, max_age):
     return make_finding(CHECK, "pass", "high", "apt", evidence, expected, "", True)
 
 
+def newest_kernel(module, kernels):
+    newest = kernels[0]
+    for kernel in kernels[1:]:
+        rc, _, _ = module.run_command(["dpkg", "--compare-versions", kernel, "gt", newest])
+        if rc == 0:
+            newest = kernel
+    return newest
+
+
+def reboot_finding(module):
+    """Does the host need a reboot to run what is installed? (Debian policy 9.12, kernel, needrestart)"""
+    reasons = []
+    if os.path.exists("/run/reboot-required"):
+        packages = ""
+        if os.path.exists("/run/reboot-required.pkgs"):
+            with open("/run/reboot-required.pkgs") as handle:
+                packages = " ".join(handle.read().split())
+        reasons.append("/run/reboot-required exists" + (" (%s)" % packages if packages else ""))
+    running = os.uname()[2]
+    kernels = sorted(os.path.basename(p)[len("vmlinuz-"):] for p in glob.glob("/boot/vmlinuz-*"))
+    newest = newest_kernel(module, kernels) if kernels else None
+    if newest and newest != running:
+        reasons.append("running kernel %s, newest installed %s" % (running, newest))
+    needrestart = module.get_bin_path("needrestart")
+    if needrestart:
+        rc, out, _ = module.run_command([needrestart, "-b", "-k"])
+        for line in out.splitlines():
+            if line.startswith("NEEDRESTART-KSTA:") and line.split(":", 1)[1].strip() in ("2", "3"):
+                reasons.append("needrestart: a kernel upgrade is pending (KSTA %s)" % line.split(":", 1)[1].strip())
+    evidence = {"running_kernel": running, "installed_kernels": kernels, "reasons": reasons}
+    if not kernels:
+        evidence["note"] = "no kernel image in /boot (a container or a host booted elsewhere)"
+    if reasons:
+        return make_finding(REBOOT_CHECK, "fail", "medium", "reboot", evidence, {"reasons": []},
+                            "Reboot the host in its maintenance window so that the installed updates run.", False)
+    return make_finding(REBOOT_CHECK, "pass", "medium", "reboot", evidence, {"reasons": []}, "", False)
+
+
+def os_release(path="/etc/os-release"):
+    values = {}
+    with open(path) as handle:
+        for line in handle:
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                values[key] = value.strip().strip('"')
+    return values
+
+
+def eol_finding(releases, today=None):
+    """Does the OS release still receive security updates, per the end-of-life table?"""
+    today = today or datetime.date.today()
+    osr = os_release()
+    distro, version = osr.get("ID", "?"), osr.get("VERSION_ID", "?")
+    entry = (releases.get(distro) or {}).get(version)
+    target = "%s %s" % (distro, version)
+    if not entry:
+        return make_finding(EOL_CHECK, "error", "high", target, {"os_release": osr.get("PRETTY_NAME"),
+                                                                 "error": "release not in data/os_eol.yml"},
+                            {"security_end": "a known future date"},
+                            "Add the release and its end-of-life dates (with their source) to data/os_eol.yml.",
+                            False)
+    end = datetime.date(*[int(x) for x in str(entry["security_end"]).split("-")])
+    regular_end = datetime.date(*[int(x) for x in str(entry["regular_end"]).split("-")])
+    evidence = {"os_release": osr.get("PRETTY_NAME"), "codename": entry.get("codename"),
+                "regular_end": str(regular_end), "security_end": str(end), "days_left": (end - today).days,
+                "phase": "regular" if today <= regular_end else "extended (LTS)",
+                "source": entry.get("source"), "confidence": entry.get("confidence")}
+    expected = {"security_end": "after %s" % today}
+    if today > end:
+        return make_finding(EOL_CHECK, "fail", "high", target, evidence, expected,
+                            "Upgrade to a supported release: %s %s gets no security updates since %s."
+                            % (distro, version, end), False)
+    return make_finding(EOL_CHECK, "pass", "high", target, evidence, expected, "", False)
+
+
 def install_plan(module, security):
     """What `apt-get install` of the pinned security candidates would do: (installs, removals)."""
     pins = ["%s=%s" % (p["package"], p["candidate"]) for p in security]
@@ -210,6 +299,7 @@ def main():
             max_lists_age_hours=dict(type="int", default=168),
             update_cache=dict(type="bool", default=False),
             apply=dict(type="str", default="none", choices=["none", "security"]),
+            eol_releases=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -230,10 +320,12 @@ def main():
             # python3-apt caches state in-process; the apt-get parser reads the new state for sure.
             pending, backend = pending_upgrades(module, None)
     age = lists_age_hours()
-    finding = verdict(pending, age, module.params["max_lists_age_hours"])
+    findings = [verdict(pending, age, module.params["max_lists_age_hours"]), reboot_finding(module)]
+    if module.params["eol_releases"]:
+        findings.append(eol_finding(module.params["eol_releases"]))
     module.exit_json(changed=changed, diff=diff, installed=installed, pending=pending, backend=backend,
                      lists_age_hours=age, security_pending=[p["package"] for p in pending if p["security"]],
-                     findings=[finding])
+                     findings=findings)
 
 
 if __name__ == "__main__":
