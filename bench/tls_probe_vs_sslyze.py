@@ -47,7 +47,8 @@ from tests.tls_matrix.pki import make_pki  # noqa: E402
 from tests.tls_matrix.servers import ServerSet, free_ports, wait_for_ports  # noqa: E402
 
 DELAY_PROXY = Path("/work/shared/tools/delay_proxy.py")
-DEFAULT_ENDPOINTS = "nginx-c11,apache-c11,apache-c11-tls12,nginx-client-http-only,nginx-debian-default"
+DEFAULT_ENDPOINTS = ("nginx-c11,apache-c11,apache-c11-tls12,nginx-c11-tls12-dhe,nginx-client-http-only,"
+                     "nginx-debian-default")
 TESTSSL_OPTIONS = ["--quiet", "--color", "0", "--warnings", "off", "--nodns", "none", "--fast",
                    "-p", "-E", "-f", "-S"]
 TESTSSL_VERSIONS = {"SSLv2": "SSLv2", "SSLv3": "SSLv3", "TLS1": "TLSv1.0", "TLS1_1": "TLSv1.1",

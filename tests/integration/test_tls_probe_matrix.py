@@ -147,3 +147,31 @@ def test_compliant_endpoints_cost_few_handshakes(matrix, case):
 def test_probe_is_much_faster_than_sslyze(matrix):
     # Loopback, whole matrix: the figures at 20 ms RTT are in docs/tls-probe.md (bench/tls_probe_vs_sslyze.py).
     assert matrix["ours_s"] * 5 < matrix["sslyze_s"], (matrix["ours_s"], matrix["sslyze_s"])
+
+
+@pytest.mark.parametrize("name,mode,enforced_at", [
+    ("apache-c11", "required", "handshake"),        # alert 116 arrives within a few round trips anyway
+    ("nginx-c11", "required", "handshake"),
+    ("nginx-client-http-only", "optional", None),   # without the GET the HTTP-layer refusal cannot be seen
+    ("nginx-no-client-auth", "none", None),
+])
+def test_client_auth_without_the_http_check(matrix, name, mode, enforced_at):
+    case = next(c for c in CASES if c.name == name)
+    facts = probe(ProbeRequest("127.0.0.1", case.site.port, "localhost", ca_file=str(matrix["pki"].ca),
+                               http_check=False))
+    assert (facts["client_auth"]["mode"], facts["client_auth"]["enforced_at"]) == (mode, enforced_at)
+    assert facts["client_auth"]["http_status"] is None
+
+
+def test_a_client_certificate_from_another_ca_is_refused_and_reported(matrix):
+    """The server leaf is not from the client CA: Apache refuses it, and the evidence says so."""
+    pki = matrix["pki"]
+    wrong_cert, wrong_key = pki.leaf("rsa2048")
+    case = next(c for c in CASES if c.name == "apache-c11")
+    facts = probe(ProbeRequest("127.0.0.1", case.site.port, "localhost", ca_file=str(pki.ca),
+                               client_cert=str(wrong_cert), client_key=str(wrong_key)))
+    assert facts["client_auth"]["with_cert_ok"] is False
+    assert "alert" in facts["client_auth"]["with_cert_detail"]
+    findings, _ = evaluate(facts, get_profile("mhlw-c11"))
+    auth = next(f for f in findings if f["check"] == "c11.tls.client_auth")
+    assert "did not get through" in auth["evidence"]["warnings"][0]
