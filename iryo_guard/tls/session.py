@@ -60,8 +60,8 @@ def _context(recorder, client_cert=None, client_key=None):
         ctx.load_cert_chain(client_cert, client_key)
     try:
         ctx._msg_callback = recorder  # private but stable since 3.8: the only view of TLS 1.3 handshake messages
-    except AttributeError:  # pragma: no cover - older or patched Python
-        pass
+    except AttributeError:  # pragma: no cover - older or patched Python: "certificate requested" stays unknown
+        recorder.available = False
     return ctx
 
 
