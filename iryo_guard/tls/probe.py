@@ -414,28 +414,38 @@ def _certificate(endpoint, request, session, with_cert, legacy):
 
 
 def _client_auth(session, with_cert, legacy, request):
-    requested_in_flight = any(a.cert_requested for scan in legacy for _, a in scan.picks)
-    requested = bool(session.cert_requested) or requested_in_flight
+    requested = _certificate_requested(session, legacy)
     facts = {"mode": None, "enforced_at": None, "with_cert_ok": None, "certificate_requested": requested,
              "http_status": session.http_status, "detail": None}
-    if session.alert in AUTH_ALERTS and requested:
+    # alert 116 certificate_required says by itself that a certificate was asked for
+    refused = session.alert in AUTH_ALERTS and (requested or session.alert == 116)
+    if refused:
         facts.update(mode="required", enforced_at="handshake",
                      detail="without a client certificate the server ended the session with %s"
                      % session.alert_text())
-    elif session.ok and requested and request.http_check and session.http_refuses_certificate():
+    elif session.ok and requested is not False and request.http_check and session.http_refuses_certificate():
         facts.update(mode="required", enforced_at="http",
                      detail="the TLS handshake completes without a client certificate; the HTTP server then "
                      "answers %s %s" % (session.http_status, session.http_reason))
     elif session.ok and requested:
         facts.update(mode="optional", detail="the server asks for a client certificate but lets a client without "
                      "one through" + (" (HTTP %s)" % session.http_status if session.http_status else ""))
-    elif session.ok:
+    elif session.ok and requested is False:
         facts.update(mode="none", detail="the server does not ask for a client certificate")
+    elif session.ok:
+        facts["detail"] = "cannot tell whether the server asks for a client certificate (no TLS message callback)"
     else:
         facts["detail"] = "could not complete a handshake with the local OpenSSL: %s" % session.error
     if with_cert is not None:
         facts["with_cert_ok"], facts["with_cert_detail"] = _with_cert(with_cert, request.http_check)
     return facts
+
+
+def _certificate_requested(session, legacy):
+    """True/False, or None when neither the session nor a plaintext TLS <= 1.2 flight could show it."""
+    if session.cert_requested or any(a.cert_requested for scan in legacy for _, a in scan.picks):
+        return True
+    return None if session.cert_requested is None else False
 
 
 def _with_cert(session, http_check):

@@ -172,3 +172,4 @@ def test_evaluate_does_not_change_the_facts():
     before = copy.deepcopy(facts)
     _judge(facts)
     assert facts == before
+
