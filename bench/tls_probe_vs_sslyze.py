@@ -28,6 +28,7 @@ so no whole verdict).
 import argparse
 import json
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -197,6 +198,8 @@ def main():
     parser.add_argument("--no-testssl", dest="testssl", action="store_false")
     parser.add_argument("--json", help="write the rows to this file")
     args = parser.parse_args()
+    # SIGTERM ends the run like Ctrl-C, so the servers and proxies started here are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(HEADER, flush=True)
     rows = bench(args)
     if args.json:
