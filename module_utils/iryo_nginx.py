@@ -45,10 +45,13 @@ DIRECTIVES = {
     "prefer_server_ciphers": ("ssl_prefer_server_ciphers", None),
     "session_tickets": ("ssl_session_tickets", None),
     "verify_client": ("ssl_verify_client", None),
+    "handshake_verify": ("ssl_conf_command", "verifymode"),
     "client_ca_file": ("ssl_client_certificate", None),
     "verify_depth": ("ssl_verify_depth", None),
     "hsts": ("add_header", "strict-transport-security"),
 }
+# OpenSSL SSL_CONF VerifyMode that refuses a client without a certificate in the handshake.
+HANDSHAKE_VERIFY_MODE = "Peer,Request,Require"
 VERIFY_MAP = {"on": "required", "optional": "optional", "optional_no_ca": "optional_no_ca", "off": "none"}
 VERIFY_WRITE = {"required": "on", "optional": "optional", "optional_no_ca": "optional_no_ca", "none": "off"}
 
@@ -346,6 +349,8 @@ def value_of(config, setting, occurrences):
         return last.args[0].lower() == "on"
     if setting == "verify_client":
         return VERIFY_MAP.get(last.args[0].lower(), last.args[0])
+    if setting == "handshake_verify":
+        return len(last.args) > 1 and last.args[1].replace(" ", "").lower() == HANDSHAKE_VERIFY_MODE.lower()
     if setting == "verify_depth":
         return int(last.args[0]) if last.args[0].isdigit() else last.args[0]
     if setting == "hsts":
@@ -368,6 +373,8 @@ def render(setting, wanted):
         return "%s %s;" % (DIRECTIVES[setting][0], "on" if wanted else "off")
     if setting == "verify_client":
         return "ssl_verify_client %s;" % VERIFY_WRITE[wanted]
+    if setting == "handshake_verify":
+        return "ssl_conf_command VerifyMode %s;" % HANDSHAKE_VERIFY_MODE
     if setting == "verify_depth":
         return "ssl_verify_depth %d;" % wanted
     if setting == "hsts":

@@ -22,7 +22,12 @@ import re
 
 # The settings in the order the module reports them and inserts missing directives.
 SETTINGS = ("protocols", "tls12_ciphers", "tls13_ciphersuites", "groups", "dhparam", "prefer_server_ciphers",
-            "session_tickets", "compression", "verify_client", "client_ca_file", "verify_depth", "hsts")
+            "session_tickets", "compression", "verify_client", "handshake_verify", "client_ca_file", "verify_depth",
+            "hsts")
+# Settings only one server kind needs. nginx's `ssl_verify_client on` completes the handshake without
+# a certificate and answers 400 at the HTTP layer; `ssl_conf_command VerifyMode Peer,Request,Require`
+# makes OpenSSL refuse in the handshake, as Apache's `SSLVerifyClient require` does by itself.
+ONLY_FOR = {"handshake_verify": "nginx"}
 
 PROTOCOLS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
@@ -223,6 +228,8 @@ def build_wanted(params):
         if params["verify_client"] not in VERIFY_CLIENT:
             raise WantedError("verify_client must be one of %s" % ", ".join(VERIFY_CLIENT))
         wanted["verify_client"] = params["verify_client"]
+        if params["verify_client"] == "required":
+            wanted["handshake_verify"] = True
     if params.get("hsts") not in (None, ""):
         value = str(params["hsts"]).strip()
         if re.match(r"^\d+$", value):
@@ -464,7 +471,7 @@ def plan(adapter, wanted):
     for server in adapter.servers:
         entries = {}
         for setting in SETTINGS:
-            if setting not in wanted:
+            if setting not in wanted or ONLY_FOR.get(setting, adapter.kind) != adapter.kind:
                 continue
             want = wanted[setting]
             if setting == "compression" and adapter.kind == "nginx":
