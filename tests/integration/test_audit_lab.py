@@ -12,7 +12,8 @@ SEEDED_SECURITY = ["less", "nano"]  # newer builds in the lab mirror's <codename
 CHECK = "c12.patches.security_pending"
 # What the lab seeds (docs/lab.md) and the checks that must find it, per host.
 EVERY_HOST = {"c12.patches.security_pending", "c12.antimalware.signatures_fresh",  # pending updates, stale DB
-              "c11.tls.client_defaults", "c11.session_crossing.ip_forwarding"}  # Debian defaults, podman's forwarding
+              "c11.tls.client_defaults", "c11.session_crossing.ip_forwarding",  # Debian defaults, podman's forwarding
+              "c12.antimalware.mirror_config"}  # freshclam points at the public mirror
 LEGACY_TLS = {"c11.tls.protocol_versions", "c11.tls.cipher_suites",  # TLS 1.0/1.1, CBC
               "c11.tls.key_exchange", "c11.tls.server_config"}  # static RSA; the configs that allow them
 SEEDED_FAILURES = {
