@@ -9,7 +9,6 @@ defaults: `nginx -t -c /etc/nginx/nginx.conf`, `apache2ctl -t`, `systemctl try-r
 import json
 import os
 import secrets
-import shutil
 import socket
 import ssl
 import subprocess
@@ -37,16 +36,14 @@ def podman(*args, check=True, timeout=120):
     return result
 
 
-def lab_image():
-    if not shutil.which("podman"):
-        return None
-    result = podman("images", "--format", "{{.Repository}}:{{.Tag}}", check=False)
-    images = sorted(line for line in result.stdout.split() if line.startswith("localhost/iryo-lab:bookworm-"))
-    return images[-1] if images else None
+pytestmark = pytest.mark.lab
 
 
-IMAGE = lab_image()
-pytestmark = pytest.mark.skipif(IMAGE is None, reason="no localhost/iryo-lab:bookworm-* image (./iryo lab build)")
+@pytest.fixture(scope="module")
+def image(lab):
+    """This checkout's bookworm lab image: the lab fixture builds it when missing (an image found by
+    name at collection time may belong to another checkout and be pruned by this one's build)."""
+    return lab.hostvars("portal")["iryo_lab_image"]
 
 
 def free_port():
@@ -124,7 +121,7 @@ class Host:
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory):
+def host(tmp_path_factory, image):
     workdir = tmp_path_factory.mktemp("container")
     pki = harness.make_pki(workdir / "pki")
     key = workdir / "id_ed25519"
@@ -132,7 +129,7 @@ def host(tmp_path_factory):
     name = "iryo-dev-cfg-%s" % secrets.token_hex(3)
     ssh_port, tls_port = free_port(), free_port()
     podman("run", "-d", "--name", name, "--hostname", "portal", "--systemd=always",
-           "--publish", "127.0.0.1:%d:22" % ssh_port, "--publish", "127.0.0.1:%d:443" % tls_port, IMAGE)
+           "--publish", "127.0.0.1:%d:22" % ssh_port, "--publish", "127.0.0.1:%d:443" % tls_port, image)
     try:
         box = Host(name, ssh_port, tls_port, key, workdir)
         box.sh("systemctl is-system-running --wait || true")
