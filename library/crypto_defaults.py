@@ -114,6 +114,7 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.iryo_files import write_text_atomically
 from ansible.module_utils.iryo_findings import make_finding
 from ansible.module_utils.iryo_opensslcnf import system_default, with_system_default
 
@@ -260,23 +261,6 @@ def evaluate(module, openssl, conf_text):
     }, error
 
 
-def write_atomically(module, path, text, backup):
-    backup_file = None
-    if backup and os.path.exists(path):
-        backup_file = module.backup_local(path)
-    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".iryo-")
-    with os.fdopen(handle, "w") as out:
-        out.write(text)
-    if os.path.exists(path):
-        st = os.stat(path)
-        os.chmod(tmp, st.st_mode & 0o7777)
-        os.chown(tmp, st.st_uid, st.st_gid)
-    else:
-        os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, path)
-    return backup_file
-
-
 def run_openssl_backend(module, openssl, params):
     path = params["openssl_conf"]
     current = read(path)
@@ -297,7 +281,7 @@ def run_openssl_backend(module, openssl, params):
         result["changed"] = True
         result["diff"] = [{"before_header": path, "after_header": path, "before": current, "after": wanted_text}]
         if not module.check_mode:
-            result["backup_file"] = write_atomically(module, path, wanted_text, params["backup"])
+            result["backup_file"] = write_text_atomically(module, path, wanted_text, params["backup"])
             effective = new_effective
     result["effective"] = effective
     return result
@@ -330,7 +314,7 @@ def run_crypto_policies_backend(module, openssl, params):
                               {"before_header": "policy", "after_header": "policy",
                                "before": current_policy + "\n", "after": wanted_policy + "\n"}]
             if not module.check_mode:
-                write_atomically(module, module_path, wanted_module, params["backup"])
+                write_text_atomically(module, module_path, wanted_module, params["backup"])
                 rc, out, err = module.run_command([tool, "--set", wanted_policy])
                 if rc != 0:
                     module.fail_json(msg="update-crypto-policies --set %s failed: %s" % (wanted_policy, err or out))

@@ -75,6 +75,7 @@ import glob
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.iryo_files import write_text_atomically
 from ansible.module_utils.iryo_findings import make_finding
 
 CHECK = "c11.session_crossing.ip_forwarding"
@@ -195,11 +196,7 @@ def main():
                          "after": "".join("%s = 0\n" % k for k in stale_runtime)})
         if changed and not module.check_mode:
             if current != wanted:
-                tmp = "%s.iryo-tmp" % params["dropin"]
-                with open(tmp, "w") as handle:
-                    handle.write(wanted)
-                os.chmod(tmp, 0o644)
-                module.atomic_move(tmp, params["dropin"])
+                write_text_atomically(module, params["dropin"], wanted)
             for key in stale_runtime:
                 write_runtime(module, key)
             runtime = {key: read_runtime(key) for key in KEYS}

@@ -1,6 +1,5 @@
 """crypto_defaults: openssl.cnf edits and verdicts, judged by this machine's real OpenSSL."""
 
-import importlib.util
 import subprocess
 from pathlib import Path
 
@@ -8,10 +7,10 @@ import pytest
 import yaml
 
 import iryo_opensslcnf
+from conftest import load_library_module
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-spec = importlib.util.spec_from_file_location("crypto_defaults", REPO / "library" / "crypto_defaults.py")
 
 
 class HostRunner:
@@ -29,13 +28,7 @@ class HostRunner:
 
 @pytest.fixture(scope="module")
 def mod():
-    import sys
-    sys.modules.setdefault("ansible.module_utils.iryo_opensslcnf", iryo_opensslcnf)
-    import iryo_findings
-    sys.modules.setdefault("ansible.module_utils.iryo_findings", iryo_findings)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_library_module("crypto_defaults")
 
 
 @pytest.fixture(scope="module")

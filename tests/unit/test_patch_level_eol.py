@@ -1,15 +1,12 @@
 """patch_level's end-of-life and reboot verdicts, on this (real) Debian machine."""
 
 import datetime
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-import iryo_apt
-import iryo_findings
+from conftest import load_library_module
 
 REPO = Path(__file__).resolve().parents[2]
 OS = dict(line.strip().split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
@@ -18,12 +15,7 @@ DISTRO, VERSION = OS.get("ID", "").strip('"'), OS.get("VERSION_ID", "").strip('"
 
 @pytest.fixture(scope="module")
 def patch_level():
-    sys.modules.setdefault("ansible.module_utils.iryo_apt", iryo_apt)
-    sys.modules.setdefault("ansible.module_utils.iryo_findings", iryo_findings)
-    spec = importlib.util.spec_from_file_location("patch_level", REPO / "library" / "patch_level.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_library_module("patch_level")
 
 
 @pytest.fixture(scope="module")
