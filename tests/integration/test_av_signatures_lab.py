@@ -1,6 +1,6 @@
-"""av_signatures against the running lab, read-only: skipped when the lab is not up.
+"""av_signatures against the lab, read-only (the session's lab fixture starts the lab).
 
-Never starts, stops or changes the lab. It copies the portal's /var/lib/clamav out with
+Never stops or changes the lab. It copies the portal's /var/lib/clamav out with
 `podman cp` (which keeps mtimes) and runs the module on the copy on the controller, and it feeds
 crafted headers to the lab's real sigtool on stdin to compare what both read.
 """
@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 CLAMAV_FIXTURES = REPO / "tests" / "fixtures" / "clamav"
 ENV = dict(os.environ, CONTAINERS_CONF=str(REPO / "lab" / "containers.conf"))
 DAY = 86400
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("lab")]
 
 
 def podman(*args, stdin=None, timeout=60):
