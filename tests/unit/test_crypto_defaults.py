@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 import iryo_opensslcnf
-from conftest import load_library_module
+from library_loader import load_library_module
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"

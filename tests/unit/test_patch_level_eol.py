@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import load_library_module
+from library_loader import load_library_module
 
 REPO = Path(__file__).resolve().parents[2]
 OS = dict(line.strip().split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
