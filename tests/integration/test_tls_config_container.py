@@ -9,7 +9,6 @@ defaults: `nginx -t -c /etc/nginx/nginx.conf`, `apache2ctl -t`, `systemctl try-r
 import json
 import os
 import secrets
-import socket
 import ssl
 import subprocess
 import sys
@@ -46,37 +45,12 @@ def image(lab):
     return lab.hostvars("portal")["iryo_lab_image"]
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port, handshake = harness.free_port, harness.handshake
 
 
-def handshake(port, version, pki=None):
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = context.maximum_version = version
-    context.set_ciphers("ALL:@SECLEVEL=0")
-    if pki:
-        context.load_cert_chain(pki / "client.pem", pki / "client.key")
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-            with context.wrap_socket(raw, server_hostname="localhost") as tls:
-                tls.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                return tls.version(), tls.recv(4096).split(b"\r\n", 1)[0].decode()
-    except (ssl.SSLError, OSError) as exc:
-        return "refused", str(exc)
-
-
-def settled(predicate, times=5, timeout=20):
-    deadline, streak = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
-        streak = streak + 1 if predicate() else 0
-        if streak >= times:
-            return True
-        time.sleep(0.1)
-    return False
+def settled(predicate, times=5):
+    # a host under systemd reloads more slowly than a foreground nginx: a longer deadline
+    return harness.settled(predicate, times=times, timeout=20, interval=0.1)
 
 
 class Host:

@@ -8,7 +8,6 @@ reloads are `nginx -s reload` / `apache2 -k graceful` against the same tree.
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -38,41 +37,7 @@ def pki(tmp_path_factory):
     return harness.make_pki(tmp_path_factory.mktemp("pki"))
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def handshake(port, version, pki=None):
-    """(protocol, HTTP status line) or the error; SECLEVEL=0 so the client offers TLS 1.0/1.1 too."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = context.maximum_version = version
-    context.set_ciphers("ALL:@SECLEVEL=0")
-    if pki:
-        context.load_cert_chain(pki / "client.pem", pki / "client.key")
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-            with context.wrap_socket(raw, server_hostname="localhost") as tls:
-                tls.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                status = tls.recv(4096).split(b"\r\n", 1)[0].decode()
-                return tls.version(), status
-    except (ssl.SSLError, OSError) as exc:
-        return "refused", str(exc)
-
-
-def settled(predicate, times=5, timeout=15):
-    """True once ``predicate`` held ``times`` times in a row (a reload replaces workers asynchronously;
-    for a moment old and new workers both accept connections)."""
-    deadline, streak = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
-        streak = streak + 1 if predicate() else 0
-        if streak >= times:
-            return True
-        time.sleep(0.05)
-    return False
+free_port, handshake, settled = harness.free_port, harness.handshake, harness.settled
 
 
 def wait_for(predicate, timeout=10):
