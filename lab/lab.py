@@ -56,6 +56,7 @@ INVENTORY = REPO / "inventory" / "lab" / "hosts.yml"
 INVENTORY_MARK = "# iryo-lab: written by lab/lab.py up; `lab.py down` removes it. Do not edit."
 
 LABEL = "iryo-lab=1"
+ADMIN_USER = "iryoadmin"  # made in the image (customize.sh): key login, passwordless sudo
 NETWORK = "iryo-lab"
 CONTAINER_PREFIX = "iryo-lab-"
 IMAGE_NAME = "localhost/iryo-lab"
@@ -685,6 +686,7 @@ def lab_hosts(images: dict[str, str], generic: int) -> list[Host]:
         Host("ehr", "ehr", "bookworm", bookworm, "internal", ssh + 2, env_port("IRYO_LAB_EHR_TLS_PORT", 9443),
              connection="paramiko"),
         Host("files", "files", files_codename, images[files_codename], "internal", ssh + 3),
+        Host("gateway", "gateway", "bookworm", bookworm, "remote_access_gateway", ssh + 4),
     ]
     hosts += [Host("gen-%02d" % i, "generic", "bookworm", bookworm, "generic", ssh + 10 + i)
               for i in range(1, generic + 1)]
@@ -728,7 +730,8 @@ def stage_files(host: Host, stage: Path) -> list[tuple[Path, str]]:
     keys = stage / "authorized_keys"
     shutil.copyfile(SSH_KEY.with_suffix(".pub"), keys)
     os.chmod(keys, 0o600)
-    files = [(keys, "/root/.ssh/authorized_keys")]
+    # root keeps a key login (the seeded weakness D.1 hardening removes); Ansible uses iryoadmin + sudo.
+    files = [(keys, "/root/.ssh/authorized_keys"), (keys, "/home/iryoadmin/.ssh/authorized_keys")]
     if host.role in TLS_DIRS:
         chain = stage / (host.server_name + ".crt")
         chain.write_text((PKI / (host.server_name + ".pem")).read_text() + (PKI / "ca.pem").read_text())
@@ -864,7 +867,7 @@ def write_known_hosts(hosts: list[Host]) -> None:
 def check_login(host: Host) -> None:
     run(["ssh", "-i", SSH_KEY, "-p", host.ssh_port, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
          "-o", "UserKnownHostsFile=%s" % KNOWN_HOSTS, "-o", "StrictHostKeyChecking=yes",
-         "-o", "ConnectTimeout=10", "root@127.0.0.1", "true"], timeout=30)
+         "-o", "ConnectTimeout=10", ADMIN_USER + "@127.0.0.1", "sudo", "-n", "true"], timeout=30)
 
 
 # ---- inventory ---------------------------------------------------------------------------------
@@ -873,7 +876,8 @@ def host_vars(host: Host) -> dict:
     variables = {
         "ansible_host": "127.0.0.1",
         "ansible_port": host.ssh_port,
-        "ansible_user": "root",
+        "ansible_user": ADMIN_USER,
+        "ansible_become": True,
         "ansible_connection": host.connection,
         "ansible_ssh_private_key_file": str(SSH_KEY),
         "ansible_ssh_common_args": "-o UserKnownHostsFile=%s -o IdentitiesOnly=yes" % KNOWN_HOSTS,

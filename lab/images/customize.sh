@@ -18,6 +18,14 @@ rm -f "$root/etc/apt/sources.list" "$root"/etc/apt/sources.list.d/*
 install -m 0644 "$keyring" "$root/usr/share/keyrings/iryo-lab-archive-keyring.gpg"
 sed "s/@CODENAME@/$codename/g" "$here/debian.sources.in" >"$root/etc/apt/sources.list.d/debian.sources"
 
+# The administrators' account: Ansible logs in as iryoadmin and becomes root with sudo, as on a
+# hardened hospital server where root cannot log in over SSH (D.1). lab.py up adds the lab key.
+chroot "$root" useradd --create-home --shell /bin/bash --comment "iryo-lab administrator" iryoadmin
+install -d -m 0700 "$root/home/iryoadmin/.ssh"
+chroot "$root" chown iryoadmin:iryoadmin /home/iryoadmin/.ssh
+printf 'iryoadmin ALL=(ALL:ALL) NOPASSWD: ALL\n' >"$root/etc/sudoers.d/iryoadmin"
+chmod 0440 "$root/etc/sudoers.d/iryoadmin"
+
 # SSH: no host keys in the image (ssh-hostkeys.service makes them per container).
 rm -f "$root"/etc/ssh/ssh_host_*
 chroot "$root" systemctl enable --quiet ssh-hostkeys.service

@@ -7,7 +7,7 @@ import pytest
 
 pytestmark = pytest.mark.lab
 
-AUDITED = ("portal", "ehr", "files")
+AUDITED = ("portal", "ehr", "files", "gateway")
 SEEDED_SECURITY = ["less", "nano"]  # newer builds in the lab mirror's <codename>-security suite
 CHECK = "c12.patches.security_pending"
 # What the lab seeds (docs/lab.md) and the checks that must find it, per host.
@@ -20,6 +20,7 @@ SEEDED_FAILURES = {
     "portal": EVERY_HOST | LEGACY_TLS,
     "ehr": EVERY_HOST | LEGACY_TLS | {"c11.tls.client_auth"},  # mhlw-c11 wants client certificates
     "files": EVERY_HOST,
+    "gateway": EVERY_HOST,
 }
 
 # Everything an audit could change on a host: configuration and installed packages.
@@ -171,7 +172,7 @@ def test_unreachable_host_is_an_error_never_a_pass(lab, tmp_path):
             ansible_host_key_checking: false
             ansible_python_interpreter: /usr/bin/python3
           hosts:
-            portal: {ansible_host: 127.0.0.1, ansible_port: %s, ansible_user: root,
+            portal: {ansible_host: 127.0.0.1, ansible_port: %s, ansible_user: iryoadmin, ansible_become: true,
                      ansible_ssh_private_key_file: %s, ansible_ssh_common_args: "%s"}
             ghost: {ansible_host: 127.0.0.1, ansible_port: 1, ansible_user: root}
         """) % (portal["ansible_port"], portal["ansible_ssh_private_key_file"],

@@ -20,7 +20,7 @@ LAB_PY = REPO / "lab" / "lab.py"
 STATE = REPO / "lab" / ".state"
 HOSTS_FILE = REPO / "inventory" / "lab" / "hosts.yml"
 ENV = dict(os.environ, CONTAINERS_CONF=str(REPO / "lab" / "containers.conf"))
-AUDITED = ("portal", "ehr", "files")
+AUDITED = ("portal", "ehr", "files", "gateway")
 TLS_HOSTS = ("portal", "ehr")
 TLS_KEYS = {"portal": "/etc/nginx/ssl/portal.lab.iryo.key", "ehr": "/etc/apache2/ssl/ehr.lab.iryo.key"}
 
@@ -59,7 +59,7 @@ def all_hosts(inventory):
 
 
 @pytest.fixture(scope="module")
-def started_here():
+def started_here(lab_lock):
     """Start the lab when nobody has (the session fixture in conftest.py normally has)."""
     existed = HOSTS_FILE.exists()
     if not existed:
@@ -81,11 +81,13 @@ def test_inventory_groups_and_connections(inventory, hostvars):
     hospital = inventory["all"]["children"]["hospital"]["children"]
     assert set(hospital["patient_facing"]["hosts"]) == {"portal"}
     assert set(hospital["internal"]["hosts"]) == {"ehr", "files"}
+    assert set(hospital["remote_access_gateway"]["hosts"]) == {"gateway"}
     assert "mirror" not in hostvars, "the mirror is lab infrastructure, never audited"
     assert hostvars["ehr"]["ansible_connection"] == "paramiko"
-    assert {hostvars[h]["ansible_connection"] for h in ("portal", "files")} == {"ssh"}
+    assert {hostvars[h]["ansible_connection"] for h in ("portal", "files", "gateway")} == {"ssh"}
     for host in AUDITED:
-        assert hostvars[host]["ansible_host"] == "127.0.0.1" and hostvars[host]["ansible_user"] == "root"
+        assert hostvars[host]["ansible_host"] == "127.0.0.1" and hostvars[host]["ansible_user"] == "iryoadmin"
+        assert hostvars[host]["ansible_become"] is True
         assert hostvars[host]["ansible_host_key_checking"] is False
     endpoint = hostvars["portal"]["iryo_lab_tls_endpoint"]
     assert endpoint["host"] == "127.0.0.1" and endpoint["server_name"] == "portal.lab.iryo"
@@ -104,11 +106,15 @@ def test_ssh_login_with_the_lab_key_only(hostvars, host):
     hv = hostvars[host]
     base = ["ssh", "-p", hv["ansible_port"], "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
             "-o", "StrictHostKeyChecking=yes", *hv["ansible_ssh_common_args"].split()]
-    result = run(base + ["-i", hv["ansible_ssh_private_key_file"], "root@127.0.0.1", "hostname"], timeout=30)
-    assert result.stdout.strip() == host
+    key = ["-i", hv["ansible_ssh_private_key_file"]]
+    result = run(base + key + ["iryoadmin@127.0.0.1", "hostname; sudo -n id -u"], timeout=30)
+    assert result.stdout.split() == [host, "0"], "the administrator logs in by key and becomes root"
+    # Seeded D.1 weakness: root may still log in with a key (PermitRootLogin prohibit-password).
+    assert run(base + key + ["root@127.0.0.1", "id -u"], timeout=30).stdout.strip() == "0"
     no_key = ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"]
-    refused = run(base + no_key + ["root@127.0.0.1", "true"], timeout=30, check=False)
-    assert refused.returncode == 255 and "Permission denied" in refused.stderr
+    for user in ("root", "iryoadmin"):
+        refused = run(base + no_key + [user + "@127.0.0.1", "true"], timeout=30, check=False)
+        assert refused.returncode == 255 and "Permission denied" in refused.stderr
 
 
 def pending_upgrades(host):
