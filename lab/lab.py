@@ -748,7 +748,9 @@ def stage_files(host: Host, stage: Path) -> list[tuple[Path, str]]:
 # podman mounts /proc/sys read-only; unmasking it lets the C.11 role turn IP forwarding off in
 # the container's own network namespace (net.* sysctls are per namespace; others stay refused
 # without CAP_SYS_ADMIN).
-CREATE_OPTIONS = ["--security-opt", "unmask=/proc/sys"]
+# --restart=always: a host that reboots (C.12 maintenance-window reboots; systemd exits when it
+# "reboots" in a container) comes back as the same container, as a real server would.
+CREATE_OPTIONS = ["--security-opt", "unmask=/proc/sys", "--restart=always"]
 
 
 def create_container(host: Host) -> None:
