@@ -4,7 +4,8 @@ from ansible.plugins.action import ActionBase
 
 from iryo_guard.catalog import ORGANISATION_HOST, load_catalog
 from iryo_guard.enrich import InputError, enrich, validate_exceptions
-from iryo_guard.schema import make_finding
+from iryo_guard.evidence_register import (contracts_finding, manual_finding, max_age_months, validate_contracts,
+                                          validate_evidence)
 
 
 class ValidateInputsAction(ActionBase):
@@ -16,28 +17,41 @@ class ValidateInputsAction(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         host = task_vars.get("inventory_hostname", "?")
+        catalog = load_catalog()
         try:
-            exceptions = validate_exceptions(task_vars.get("iryo_exceptions"), load_catalog(), host)
+            exceptions = validate_exceptions(task_vars.get("iryo_exceptions"), catalog, host)
+            # The evidence register (C.9 contracts, evidence of organisational items): its structure
+            # is refused here; what is missing from it is the audit's finding, not an input error.
+            contracts = validate_contracts(task_vars.get("iryo_contracts"), catalog, host)
+            evidence = validate_evidence(task_vars.get("iryo_evidence"), catalog, host)
+            max_age_months(task_vars.get("iryo_evidence_max_age_months"))
         except InputError as exc:
             return dict(result, failed=True, msg=str(exc))
         return dict(result, changed=False, exceptions=exceptions,
-                    msg="%d exception(s) valid for %s" % (len(exceptions), host))
+                    msg="%d exception(s), %d contract(s), %d evidence record(s) valid for %s"
+                        % (len(exceptions), len(contracts or []), len(evidence), host))
 
 
 class OrganisationAction(ActionBase):
-    """Organisational items of the catalog, reported as `manual` under the pseudo-host _organisation."""
+    """Organisational items under the pseudo-host _organisation: the C.9 contract register
+    (c09.contracts.evidence, pass/fail from iryo_contracts) and every manual item of the catalog
+    (manual with the evidence it needs, or pass/fail when iryo_evidence records that evidence)."""
 
     _supports_check_mode = True
 
     def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         catalog = load_catalog()
-        raw = [make_finding(check["id"], "manual", check["severity"], target="organisation",
-                            evidence={"evidence_needed": list(check["evidence_needed"])},
-                            expected={"evidence": "documented, current and approved"},
-                            remediation="Collect the evidence listed and keep it with the audit records.",
-                            fixable=False, host=ORGANISATION_HOST)
-               for check in catalog.manual_checks()]
+        try:
+            contracts = validate_contracts(task_vars.get("iryo_contracts"), catalog, ORGANISATION_HOST)
+            evidence = validate_evidence(task_vars.get("iryo_evidence"), catalog, ORGANISATION_HOST)
+            months = max_age_months(task_vars.get("iryo_evidence_max_age_months"))
+        except InputError as exc:
+            return dict(result, failed=True, msg=str(exc))
+        raw = [contracts_finding(contracts, months, host=ORGANISATION_HOST)]
+        raw += [manual_finding(check, evidence.get(check["id"]), months, host=ORGANISATION_HOST)
+                for check in catalog.manual_checks()]
         return dict(result, changed=False, findings=enrich(raw, ORGANISATION_HOST, catalog))
 
 

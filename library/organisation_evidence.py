@@ -12,11 +12,19 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: organisation_evidence
-short_description: Report the organisational items of the clause catalog
+short_description: Report the evidence register and the organisational items of the clause catalog
 description:
-  - Emits one C(manual) finding per organisational item of the catalog (contracts, policies,
-    explanations) under the pseudo-host C(_organisation), naming the evidence an auditor needs. Runs
-    on the controller only.
+  - Runs on the controller only; every finding goes under the pseudo-host C(_organisation).
+  - "Check C(c09.contracts.evidence): the contracts declared in inventory (C(iryo_contracts): provider,
+    service, threat_responsibility_scope, availability_sla, last_confirmed, confirms, evidence_ref).
+    No register, a missing field, a contract whose C(confirms) lacks C.1 or C.4, or one last confirmed
+    more than C(iryo_evidence_max_age_months) (default from data/thresholds.yml, 12) ago fails; a
+    complete, current register passes with its content as evidence."
+  - Every organisational (manual) item of the catalog is reported C(manual), naming the evidence an
+    auditor needs, unless C(iryo_evidence) records that evidence (evidence_ref, confirmed_by,
+    last_confirmed): then it passes with it, or fails when the confirmation is too old.
+  - The register's structure (dates, clause ids, known fields) is validated by the iryo_inputs role
+    before any host is touched. See docs/evidence-register.md.
 version_added: "0.1.0"
 author:
   - iryo-guard developers
@@ -29,13 +37,13 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Organisational items as manual findings
+- name: Evidence register and organisational items
   organisation_evidence:
 """
 
 RETURN = r"""
 findings:
-  description: One manual finding per organisational item, in the iryo-guard findings schema.
+  description: The c09.contracts.evidence finding and one per organisational item (iryo-guard findings schema).
   returned: always
   type: list
   elements: dict
