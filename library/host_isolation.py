@@ -1,0 +1,268 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: iryo-guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: host_isolation
+short_description: Patient-facing and internal services on separate hosts (MHLW GL 5.2 §6.11 C.10)
+description:
+  - C.10 asks that the system patients view information on cannot become a path into internal systems,
+    e.g. by separating systems and applications. This module reports what the host really exposes and
+    fails check C(c10.isolation.host_class) when
+  - the host has no host class or more than one (from inventory groups, passed in as O(host_classes)), or
+  - a host of a class in O(forbidden_classes) (default patient_facing) also runs an internal/clinical
+    service from O(internal_services) (a listening port, a running systemd unit or a process).
+  - Listening sockets come from C(/proc/net/tcp), C(tcp6), C(udp), C(udp6), mapped to processes through
+    C(/proc/*/fd); running units from C(systemctl list-units). Read-only; nothing to enforce (separating
+    services is a change project).
+version_added: "0.1.0"
+author:
+  - iryo-guard developers
+options:
+  host_classes:
+    description: The host's classes (its inventory groups that are host classes). Exactly one is expected.
+    type: list
+    elements: str
+    default: []
+  known_classes:
+    description: Every host class there is.
+    type: list
+    elements: str
+    default: [patient_facing, internal, remote_access_gateway]
+  forbidden_classes:
+    description: Classes on which an internal service is a finding.
+    type: list
+    elements: str
+    default: [patient_facing]
+  internal_services:
+    description:
+      - Internal/clinical services, each C({name, ports (list of "port/proto"), units (globs), processes}).
+        The role passes data/c10_isolation.yml's list.
+    type: list
+    elements: dict
+    default: []
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: C.10 | AUDIT | c10.isolation.host_class | Host class and the services it exposes
+  host_isolation:
+    host_classes: "{{ group_names | intersect(['patient_facing', 'internal', 'remote_access_gateway']) }}"
+    internal_services:
+      - {name: postgresql, ports: [5432/tcp], units: ["postgresql*"], processes: [postgres]}
+"""
+
+RETURN = r"""
+listening:
+  description: Listening sockets C({proto, address, port, processes}) (TCP LISTEN, bound UDP).
+  returned: always
+  type: list
+  elements: dict
+units:
+  description: Running systemd services.
+  returned: always
+  type: list
+  elements: str
+internal_found:
+  description: Internal services found on the host, with what matched.
+  returned: always
+  type: list
+  elements: dict
+findings:
+  description: Findings in the iryo-guard schema (c10.isolation.host_class).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import fnmatch
+import glob
+import os
+import socket
+import struct
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.iryo_findings import make_finding
+
+CHECK = "c10.isolation.host_class"
+PROC_NET = (("tcp", "/proc/net/tcp", 4), ("tcp", "/proc/net/tcp6", 6), ("udp", "/proc/net/udp", 4),
+            ("udp", "/proc/net/udp6", 6))
+TCP_LISTEN = "0A"
+
+
+def hex_address(text, version):
+    """'0100007F:1F90' -> ('127.0.0.1', 8080); /proc/net stores the address in host order per 32-bit word."""
+    addr, port = text.split(":")
+    raw = bytes.fromhex(addr)
+    words = b"".join(struct.pack("@I", struct.unpack(">I", raw[i:i + 4])[0]) for i in range(0, len(raw), 4))
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    return socket.inet_ntop(family, words), int(port, 16)
+
+
+def parse_proc_net(text, proto, version):
+    out = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10:
+            continue
+        state, inode = fields[3], fields[9]
+        if proto == "tcp" and state != TCP_LISTEN:
+            continue
+        remote_addr, remote_port = hex_address(fields[2], version)
+        if proto == "udp" and remote_port != 0:
+            continue  # a connected UDP socket is a client
+        address, port = hex_address(fields[1], version)
+        out.append({"proto": proto, "address": address, "port": port, "inode": inode})
+    return out
+
+
+def socket_owners(proc="/proc"):
+    """inode -> set of (pid, comm) for every process whose fds we can read."""
+    owners = {}
+    for fd_dir in glob.glob(os.path.join(proc, "[0-9]*", "fd")):
+        pid = fd_dir.split(os.sep)[-2]
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            continue
+        comm = None
+        for name in names:
+            try:
+                target = os.readlink(os.path.join(fd_dir, name))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                if comm is None:
+                    try:
+                        with open(os.path.join(proc, pid, "comm")) as handle:
+                            comm = handle.read().strip()
+                    except (IOError, OSError):
+                        comm = "?"
+                owners.setdefault(target[8:-1], set()).add((int(pid), comm))
+    return owners
+
+
+def listening(proc="/proc"):
+    found = []
+    for proto, path, version in PROC_NET:
+        try:
+            with open(path.replace("/proc", proc, 1)) as handle:
+                found.extend(parse_proc_net(handle.read(), proto, version))
+        except (IOError, OSError):
+            continue
+    owners = socket_owners(proc)
+    out, seen = [], set()
+    for sock in found:
+        procs = sorted(owners.get(sock["inode"], ()))
+        entry = {"proto": sock["proto"], "address": sock["address"], "port": sock["port"],
+                 "processes": sorted({c for _, c in procs}), "pids": sorted({p for p, _ in procs})}
+        key = (entry["proto"], entry["address"], entry["port"])
+        if key not in seen:
+            seen.add(key)
+            out.append(entry)
+    return sorted(out, key=lambda e: (e["proto"], e["port"], e["address"]))
+
+
+def running_units(module):
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return None
+    rc, out, _ = module.run_command([systemctl, "list-units", "--type=service", "--state=running", "--no-legend",
+                                     "--plain", "--no-pager"])
+    if rc != 0:
+        return None
+    return sorted(line.split()[0] for line in out.splitlines() if line.strip())
+
+
+def match_internal(services, sockets, units, processes):
+    found = []
+    for svc in services:
+        why = []
+        for spec in svc.get("ports") or []:
+            port, _, proto = str(spec).partition("/")
+            proto = proto or "tcp"
+            for sock in sockets:
+                if sock["proto"] == proto and str(sock["port"]) == port:
+                    why.append("listens on %s/%s (%s%s)" % (port, proto, sock["address"],
+                                                             ", " + ",".join(sock["processes"]) if sock["processes"]
+                                                             else ""))
+        for pattern in svc.get("units") or []:
+            why.extend("unit %s running" % u for u in units or [] if fnmatch.fnmatch(u, pattern))
+        for name in svc.get("processes") or []:
+            if name in processes:
+                why.append("process %s running" % name)
+        if why:
+            found.append({"name": svc.get("name"), "matched": sorted(set(why))})
+    return found
+
+
+def process_names(proc="/proc"):
+    names = set()
+    for path in glob.glob(os.path.join(proc, "[0-9]*", "comm")):
+        try:
+            with open(path) as handle:
+                names.add(handle.read().strip())
+        except (IOError, OSError):
+            continue
+    return names
+
+
+def verdict(classes, known, forbidden, found, sockets, units):
+    evidence = {"host_classes": classes, "listening": [
+        {"proto": s["proto"], "address": s["address"], "port": s["port"], "processes": s["processes"]}
+        for s in sockets], "running_units": units, "internal_services_found": found}
+    expected = {"host_classes": "exactly one of %s" % ", ".join(known),
+                "internal_services_on": "none of %s" % ", ".join(forbidden)}
+    unknown = [c for c in classes if c not in known]
+    mine = [c for c in classes if c in known]
+    if unknown:
+        evidence["unknown_classes"] = unknown
+    if not mine:
+        return make_finding(CHECK, "fail", "high", "host class", evidence, expected,
+                            "Put the host into exactly one host-class group in inventory (%s)." % ", ".join(known),
+                            False)
+    if len(mine) > 1:
+        return make_finding(CHECK, "fail", "high", "host class", evidence, expected,
+                            "The host is in %s at once: a host is either patient-facing or internal or a remote-"
+                            "access gateway. Split the roles onto separate hosts, then fix the inventory."
+                            % " and ".join(mine), False)
+    if mine[0] in forbidden and found:
+        return make_finding(CHECK, "fail", "high", "host class", evidence, expected,
+                            "This %s host also runs internal/clinical services (%s). Move them to an internal host "
+                            "behind the firewall (C.10: separate systems and applications)."
+                            % (mine[0], ", ".join(f["name"] for f in found)), False)
+    return make_finding(CHECK, "pass", "high", "host class", evidence, expected, "", False)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            host_classes=dict(type="list", elements="str", default=[]),
+            known_classes=dict(type="list", elements="str",
+                               default=["patient_facing", "internal", "remote_access_gateway"]),
+            forbidden_classes=dict(type="list", elements="str", default=["patient_facing"]),
+            internal_services=dict(type="list", elements="dict", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    sockets = listening()
+    units = running_units(module)
+    found = match_internal(params["internal_services"], sockets, units, process_names())
+    finding = verdict(params["host_classes"], params["known_classes"], params["forbidden_classes"], found,
+                      sockets, units)
+    module.exit_json(changed=False, listening=sockets, units=units or [], internal_found=found, findings=[finding])
+
+
+if __name__ == "__main__":
+    main()
