@@ -166,6 +166,11 @@ keys:
   returned: always
   type: list
   elements: dict
+permission_changes:
+  description: The owner/group/mode changes made (or, in check mode, that would be made), as in the diff.
+  returned: always
+  type: list
+  elements: dict
 tokens:
   description: PKCS#11 tokens seen - module, slot, label, serial, model, whether private objects were listed.
   returned: always
@@ -595,7 +600,7 @@ def main():
 
     findings = build_findings(keys, candidates, params, module.check_mode and changed)
     compliant = not any(f["status"] in ("fail", "error") for f in findings)
-    module.exit_json(changed=changed, diff=diff, compliant=compliant, keys=keys, tokens=tokens,
+    module.exit_json(changed=changed, diff=diff, permission_changes=diff, compliant=compliant, keys=keys, tokens=tokens,
                      not_opened={k: v[:50] for k, v in candidates.skipped.items()}, findings=findings)
 
 
