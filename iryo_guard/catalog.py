@@ -44,6 +44,14 @@ class Catalog:
     def clause_ids(self):
         return [c["id"] for c in self.clauses]
 
+    def unattended_safe(self, check_id):
+        """May a run with nobody watching (playbooks/nightly.yml) enforce this check?
+
+        Only an automated check marked `unattended: true` in the catalog; an unmarked one is not
+        (fail safe: a new check stays out of the nightly until somebody decides it is safe)."""
+        check = self.check(check_id)
+        return check["kind"] == "automated" and check.get("unattended") is True
+
 
 def _require(mapping, keys, where):
     missing = [k for k in keys if k not in mapping]
@@ -62,6 +70,11 @@ def _validate_check(check, clause_id):
         raise CatalogError("%s: a manual check must name the evidence it needs" % where)
     if check["kind"] == "automated" and not check.get("planned") and not check.get("module"):
         raise CatalogError("%s: an implemented automated check must name its module" % where)
+    if "unattended" in check:
+        if check["kind"] != "automated":
+            raise CatalogError("%s: only automated checks carry `unattended` (manual ones are never enforced)" % where)
+        if not isinstance(check["unattended"], bool):
+            raise CatalogError("%s: unattended must be true or false, not %r" % (where, check["unattended"]))
     prefix = check_prefix(clause_id)
     if not check["id"].startswith(prefix):
         raise CatalogError("%s: id must start with %r" % (where, prefix))

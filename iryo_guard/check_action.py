@@ -7,6 +7,10 @@ role or ad hoc, runs the module on the host and then, on the controller:
 - turns a module that could not run into `error` findings for its checks (never a pass),
 - keeps the host's findings of this run in the fact `iryo_findings` for the audit gate.
 
+In an unattended run (playbooks/nightly.yml sets iryo_unattended: true) a task that would
+enforce a check not marked `unattended: true` in the catalog runs in check mode instead, reports
+what it would change and says so (iryo_guard/unattended.py).
+
 Controller-side checks (e.g. tls_probe) subclass it and override execute_check() to do their
 work in the controller process instead of sending a module; everything else stays the same.
 """
@@ -16,6 +20,7 @@ from ansible.plugins.action import ActionBase
 from iryo_guard.catalog import load_catalog
 from iryo_guard.enrich import InputError, enrich, validate_exceptions
 from iryo_guard.schema import FindingError, error_finding
+from iryo_guard.unattended import checks_of_task, is_unattended, unsafe_checks
 
 
 class CheckAction(ActionBase):
@@ -26,6 +31,20 @@ class CheckAction(ActionBase):
         """The catalog's implemented checks that this module answers for."""
         name = self._task.action.split(".")[-1]
         return [c["id"] for c in catalog.checks.values() if c.get("module") == name and not c.get("planned")]
+
+    def unattended_hold_back(self, catalog, task_vars):
+        """The checks this task must not enforce because nobody is watching ([] = go ahead)."""
+        if self._task.check_mode or self._play_context.check_mode:
+            return []
+        if not is_unattended(task_vars.get("iryo_unattended")):
+            return []
+        name = self._task.action.split(".")[-1]
+        # Planned checks count too: a module may exist before its catalog entry loses `planned`.
+        answers_for = [c["id"] for c in catalog.checks.values() if c.get("module") == name]
+        checks = checks_of_task(self._task.get_name(), answers_for)
+        if not checks:  # a module the catalog does not know: nobody decided it is safe
+            return ["%s (no check in the clause catalog)" % name]
+        return unsafe_checks(catalog, checks)
 
     def execute_check(self, task_vars):
         """Run the check and return its result dict (with `findings`). Default: the module on the host."""
@@ -43,8 +62,26 @@ class CheckAction(ActionBase):
             result.update(failed=True, msg="refused before touching the host: %s" % exc)
             return result
 
+        try:
+            held_back = self.unattended_hold_back(catalog, task_vars)
+        except ValueError as exc:
+            result.update(failed=True, msg="refused before touching the host: %s" % exc)
+            return result
+        if held_back:
+            # Only this worker's copy of the task changes: other hosts and tasks are unaffected.
+            self._task.check_mode = True
+            self._play_context.check_mode = True
+
         module_result = self.execute_check(task_vars)
         result.update(module_result)
+        if held_back:
+            would_change = bool(module_result.get("changed"))
+            result.update(iryo_unattended_held_back=held_back, iryo_would_change=would_change, changed=False)
+            if would_change:  # an audit-only call held back changes nothing either way: no noise for it
+                result.setdefault("warnings", []).append(
+                    "unattended run: %s not marked unattended-safe in the clause catalog; %s ran in check mode "
+                    "and changed nothing (playbooks/harden.yml enforces it)"
+                    % (", ".join(held_back), self._task.action))
         if module_result.get("failed"):
             message = " ".join(str(module_result.get(key) or "").strip()
                                for key in ("msg", "module_stderr")).strip() or "module failed without a message"

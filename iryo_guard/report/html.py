@@ -509,6 +509,79 @@ def _clauses(report: dict, ids: _Ids) -> str:
     return "\n".join(out)
 
 
+TREND_COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#5a2a82", "excepted": "#d99a00",
+                 "manual": "#3b6aa0", "not_applicable": "#c4cad1"}
+# Stack order of a bar, bottom up: passing cells at the foot, problems on top where the eye goes.
+TREND_STACK = ("pass", "not_applicable", "manual", "excepted", "error", "fail")
+
+
+def _sparkline(points: list) -> str:
+    """Inline SVG, one stacked bar per run (host cells by status); every bar has a <title>."""
+    bar, gap, height = 8, 2, 30
+    tallest = max((sum(p["counts"].values()) for p in points), default=1) or 1
+    width = len(points) * (bar + gap)
+    parts = []
+    for i, point in enumerate(points):
+        x = i * (bar + gap)
+        y = height
+        tip = ", ".join(f"{s} {point['counts'][s]}" for s in STATUS_ORDER if point["counts"].get(s))
+        segs = []
+        for status in TREND_STACK:
+            n = point["counts"].get(status, 0)
+            if not n:
+                continue
+            h = max(1, round(n * height / tallest))
+            y -= h
+            segs.append(f'<rect x="{x}" y="{y}" width="{bar}" height="{h}" fill="{TREND_COLOURS[status]}"/>')
+        parts.append(f'<g><title>{e(point.get("started"))} {e(point.get("playbook"))}: {e(tip)}</title>'
+                     + "".join(segs) + "</g>")
+    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'role="img" aria-label="trend">{"".join(parts)}</svg>')
+
+
+def _share(point: dict) -> str:
+    counts = point["counts"]
+    total = sum(counts.values())
+    failing = counts.get("fail", 0) + counts.get("error", 0)
+    return f"{total - failing}/{total}"
+
+
+def _trend(report: dict, trend: dict) -> str:
+    clauses = {c.get("id"): c for c in report.get("clauses") or []}
+    rows = []
+    for cid in clause_ids(report):
+        points = trend.get(cid) or []
+        if not points:
+            continue
+        c = clauses.get(cid) or {}
+        first, last = points[0], points[-1]
+        rows.append(
+            f'<tr data-clause="{e(cid)}"><th scope="row"><b>{e(cid)}</b> '
+            f'{bi(c.get("title_ja") or cid, c.get("title_en") or cid, cls="ctitle")}</th>'
+            f'<td class="spark-cell">{_sparkline(points)}</td>'
+            f'<td class="num">{e(_share(last))}</td><td class="num">{e(_share(first))}</td>'
+            f'<td class="num">{len(points)}</td></tr>')
+    if not rows:
+        return ""
+    legend = " ".join(f'<span class="swatch st-{s}"></span>{bi(STATUS_LABELS[s][1], STATUS_LABELS[s][2])}'
+                      for s in ("fail", "error", "excepted", "pass"))
+    hint = bi("条項ごとの推移（古い実行→新しい実行）。棒は実行ごとのホスト数を判定別に積み上げたもの。"
+              "「適合」は不適合・エラーでないホスト数／ホスト数。",
+              "Per clause, oldest run to newest: each bar stacks that run's hosts by status. "
+              "'Not failing' counts hosts without fail or error.")
+    return f"""<section id="trend" class="sec">
+<h2>{bi("適合状況の推移", "Compliance trend")}</h2>
+<p class="hint">{hint}</p>
+<table class="trend">
+<thead><tr><th scope="col">{bi("条項", "Clause")}</th><th scope="col">{bi("推移", "Trend")}</th>
+<th scope="col">{bi("今回 適合", "Not failing now")}</th><th scope="col">{bi("最初", "First shown")}</th>
+<th scope="col">{bi("実行数", "Runs")}</th></tr></thead>
+<tbody>{"".join(rows)}</tbody>
+</table>
+<p class="muted trend-legend">{legend}</p>
+</section>"""
+
+
 # --------------------------------------------------------------------------------------------
 # Page
 
@@ -679,6 +752,12 @@ table.checks{border-collapse:collapse;width:100%;font-size:.9em}
 white-space:nowrap}
 .kind-manual{background:#eaeef2;color:#3b6aa0;border:1px solid #3b6aa0}
 .needed-inline{font-size:.88em;color:var(--muted)}.needed-inline ul{margin:0 0 0 1.2em;padding:0}
+/* trend */
+table.trend{border-collapse:collapse;font-size:.92em}
+.trend th,.trend td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:middle}
+.trend td.num{text-align:right;font-variant-numeric:tabular-nums}
+svg.spark{display:block}
+.swatch{display:inline-block;width:10px;height:10px;background:var(--c);margin:0 4px 0 10px;vertical-align:middle}
 /* toolbar added by JS */
 .toolbar{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:10px 0 0;font-size:.9em}
 .toolbar button{font:inherit;padding:3px 10px;border:1px solid #9fb3c8;border-radius:5px;background:#fff;
@@ -806,8 +885,11 @@ def _csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
-def render_html(report: dict) -> str:
-    """Render the report model as one self-contained HTML document (UTF-8 text)."""
+def render_html(report: dict, trend: dict | None = None) -> str:
+    """Render the report model as one self-contained HTML document (UTF-8 text).
+
+    trend: {clause: [{run_id, started, playbook, counts}]} from iryo_guard.history.trend, oldest
+    first; shown as a table with an inline SVG per clause (nothing fetched, no script)."""
     ids = _Ids()
     index = index_findings(report)
     run = report.get("run") or {}
@@ -818,10 +900,12 @@ def render_html(report: dict) -> str:
         _header(report),
         ('<nav class="toc" aria-label="目次 / Contents">'
          f'<a href="#matrix">{bi("マトリクス", "Matrix")}</a>'
+         + (f'<a href="#trend">{bi("推移", "Trend")}</a>' if any((trend or {}).values()) else "") +
          f'<a href="#findings">{bi("所見の詳細", "Findings")}</a>'
          f'<a href="#clauses">{bi("条項一覧", "Clauses")}</a></nav>'),
         "<main>",
         _matrix(report, ids, index),
+        _trend(report, trend or {}),
         _findings(report, ids, index),
         _clauses(report, ids),
         "</main>",

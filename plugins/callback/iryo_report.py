@@ -11,6 +11,14 @@ description:
     <report_dir>/<run id>/, points <report_dir>/latest at them and prints a summary table.
   - Unreachable hosts and checks that could not run appear as C(error), never as C(pass).
   - Runs that contain no iryo-guard check write nothing.
+  - Every report is also a line of <report_dir>/history.jsonl (iryo_guard/history.py); report.html
+    shows the trend per clause across runs.
+  - >-
+    When a host regresses against the earlier runs (a passing cell fails, or a new fail), the
+    notification hook runs (iryo_guard/notify.py) - the command in C(iryo_notify_command) gets a JSON
+    summary on stdin, and/or a mail goes out over SMTP (C(iryo_notify_smtp_host), C(_port), C(_from),
+    C(_to), C(_starttls), C(_user)). Play or extra variables, else the environment
+    (C(IRYO_NOTIFY_COMMAND), C(IRYO_NOTIFY_SMTP_HOST), ...; the password only as C(IRYO_NOTIFY_SMTP_PASSWORD)).
 requirements:
   - enable in ansible.cfg (callbacks_enabled = iryo_report), as this repository does
 options:
@@ -61,6 +69,7 @@ class CallbackModule(CallbackBase):
         self._checks_seen = set()
         self._iryo_seen = False
         self._run = None
+        self._notify_vars = {}  # iryo_notify_* of the plays (extra vars, play vars, group_vars/all)
 
     # -- collection ---------------------------------------------------------------------
     def _start(self, playbooks, check_mode):
@@ -79,6 +88,23 @@ class CallbackModule(CallbackBase):
         # audit.yml forces check mode per play, so the CLI flag alone does not tell.
         if self._run is not None and not play.check_mode:
             self._run["check_mode"] = bool(context.CLIARGS.get("check", False))
+        self._notify_vars.update(self._play_notify_vars(play))
+
+    def _play_notify_vars(self, play):
+        """The iryo_notify_* variables the play sees (as for its first host), templated."""
+        try:
+            manager = play._variable_manager
+            hosts = manager._inventory.get_hosts(play.hosts) if manager._inventory is not None else []
+            variables = manager.get_vars(play=play, host=hosts[0] if hosts else None)
+            wanted = {k: v for k, v in variables.items() if str(k).startswith("iryo_notify_")}
+            if not wanted:
+                return {}
+            from ansible.template import Templar
+            templar = Templar(loader=play._loader, variables=variables)
+            return {k: templar.template(v) for k, v in wanted.items()}
+        except Exception as exc:  # the notification settings must not break the run itself
+            self._display.warning("iryo-guard: cannot read the iryo_notify_* variables: %s" % exc)
+            return {}
 
     def _note_host(self, result):
         host = result._host
@@ -144,5 +170,23 @@ class CallbackModule(CallbackBase):
             self._display.error("iryo-guard could not write the report: %s" % exc)
             raise
         self._display.display(render_table(report, color=self.get_option("color")))
-        for kind in ("html", "json", "junit"):
-            self._display.display("report %-5s %s" % (kind, paths[kind]))
+        for kind in ("html", "json", "junit", "history"):
+            self._display.display("report %-7s %s" % (kind, paths[kind]))
+        self._regressions(paths)
+
+    def _regressions(self, paths):
+        from iryo_guard import notify
+        found = paths["regressions"]
+        if not found:
+            return
+        for item in found:
+            self._display.warning("iryo-guard regression: %(host)s %(clause)s %(kind)s "
+                                  "(%(previous_status)s -> %(status)s)" % item)
+        settings = notify.settings_from(self._notify_vars)
+        if not (settings.get("command") or settings.get("smtp_host")):
+            return
+        outcome = notify.notify(settings, notify.summary(paths["entry"], found, paths["html"]))
+        for channel in outcome["sent"]:
+            self._display.display("iryo-guard notified %d regression(s) by %s" % (len(found), channel))
+        for error in outcome["errors"]:
+            self._display.error("iryo-guard could not notify: %s" % error)

@@ -1,0 +1,145 @@
+"""Unattended runs (playbooks/nightly.yml): the catalog's `unattended` mark, the central hold-back in
+CheckAction and the filters for builtin tasks. The playbook test runs the real crypto_defaults
+module on a copy of this controller's openssl.cnf (c11.tls.client_defaults is not unattended-safe)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from iryo_guard.catalog import CatalogError, load_catalog, parse_catalog
+from iryo_guard.unattended import checks_of_task, is_unattended, may_enforce, unsafe_checks
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_implemented_automated_check_carries_an_explicit_mark():
+    catalog = load_catalog()
+    unmarked = [c["id"] for c in catalog.checks.values()
+                if c["kind"] == "automated" and not c.get("planned") and "unattended" not in c]
+    assert unmarked == [], "decide unattended: true|false for %s" % unmarked
+
+
+@pytest.mark.parametrize("check_id, safe", [
+    ("c11.tls.server_config", False), ("c12.patches.security_pending", True),
+    ("c12.antimalware.mirror_config", True), ("c11.session_crossing.ip_forwarding", False)])
+def test_marks_of_the_issue(check_id, safe):
+    assert load_catalog().unattended_safe(check_id) is safe
+
+
+def _catalog_with(check_extra):
+    import yaml
+    data = yaml.safe_load((ROOT / "data" / "catalog" / "mhlw-5.2-6.11.yml").read_text(encoding="utf-8"))
+    for clause in data["clauses"]:
+        for check in clause["checks"]:
+            if check["id"] in check_extra:
+                check.update(check_extra[check["id"]])
+                if check_extra[check["id"]].get("unattended") is None:
+                    check.pop("unattended", None)
+    return parse_catalog(data)
+
+
+def test_catalog_refuses_a_non_boolean_mark_and_a_mark_on_a_manual_item():
+    with pytest.raises(CatalogError, match="true or false"):
+        _catalog_with({"c12.patches.security_pending": {"unattended": "yes"}})
+    with pytest.raises(CatalogError, match="only automated"):
+        _catalog_with({"c09.manual.contract_review": {"unattended": True}})
+
+
+def test_an_unmarked_check_is_not_safe():
+    catalog = _catalog_with({"c12.patches.security_pending": {"unattended": None}})
+    assert "unattended" not in catalog.check("c12.patches.security_pending")
+    assert catalog.unattended_safe("c12.patches.security_pending") is False
+
+
+def test_task_names_select_the_checks_and_unknown_ones_are_unsafe():
+    module = ["c12.patches.security_pending", "c12.patches.reboot_required", "c12.patches.os_eol"]
+    assert checks_of_task("C.12 | PATCH | c12.patches.security_pending | Install", module) \
+        == ["c12.patches.security_pending"]
+    assert checks_of_task("C.12 | AUDIT | c12.patches.* | everything", module) == sorted(module)
+    assert unsafe_checks(load_catalog(), ["c99.nothing.here", "c12.patches.os_eol"]) == ["c99.nothing.here"]
+
+
+def test_may_enforce():
+    catalog = load_catalog()
+    assert may_enforce(catalog, "c11.tls.server_config", None) is True  # harden: attended
+    assert may_enforce(catalog, "c11.tls.server_config", "true") is False
+    assert may_enforce(catalog, "c12.antimalware.mirror_config", True) is True
+    with pytest.raises(KeyError):
+        may_enforce(catalog, "c12.antimalware.mirrorconfig", True)  # a typo must not pass silently
+    with pytest.raises(ValueError):
+        is_unattended("sometimes")
+
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: "C.11 | c11.tls.client_defaults | System-wide TLS client defaults (enforced)"
+      crypto_defaults:
+        state: enforced
+        backend: openssl
+        openssl_conf: "{{ conf }}"
+        min_protocol: "{{ p.protocols | min }}"
+        tls12_suites: "{{ p.tls12_suites }}"
+        tls13_suites: "{{ p.tls13_suites }}"
+        groups: "{{ p.groups }}"
+      vars:
+        p: "{{ 'cryptrec-high' | iryo_tls_profile }}"
+      register: result
+
+    - name: "Builtin task of an enforce path"
+      ansible.builtin.copy:
+        content: "enforced\\n"
+        dest: "{{ marker }}"
+        mode: "0644"
+      when: "'c11.tls.client_defaults' | iryo_may_enforce"
+
+    - name: Result
+      ansible.builtin.copy:
+        content: "{{ {'held_back': result.iryo_unattended_held_back | default([]),
+                      'would_change': result.iryo_would_change | default(none),
+                      'changed': result.changed} | to_json }}"
+        dest: "{{ out }}"
+        mode: "0644"
+"""
+
+
+@pytest.fixture
+def openssl_conf(tmp_path):
+    conf = tmp_path / "openssl.cnf"
+    shutil.copy("/etc/ssl/openssl.cnf", conf)
+    return conf
+
+
+def _play(tmp_path, conf, *extra):
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(PLAYBOOK)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), IRYO_REPORT_DIR=str(tmp_path / "reports"))
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                             "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "conf=%s" % conf,
+                             "-e", "marker=%s" % (tmp_path / "marker"), "-e", "out=%s" % (tmp_path / "out.json"),
+                             *extra, str(playbook)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    return json.loads((tmp_path / "out.json").read_text()), result
+
+
+def test_unattended_run_holds_back_an_unsafe_check_and_its_builtin_tasks(tmp_path, openssl_conf):
+    before = openssl_conf.read_bytes()
+    out, result = _play(tmp_path, openssl_conf, "-e", "iryo_unattended=true")
+    assert out == {"held_back": ["c11.tls.client_defaults"], "would_change": True, "changed": False}
+    assert openssl_conf.read_bytes() == before
+    assert not (tmp_path / "marker").exists()
+    assert "not marked unattended-safe" in result.stdout + result.stderr
+
+
+def test_attended_run_enforces_the_same_task(tmp_path, openssl_conf):
+    before = openssl_conf.read_bytes()
+    out, _ = _play(tmp_path, openssl_conf)
+    assert out["held_back"] == [] and out["changed"] is True
+    assert openssl_conf.read_bytes() != before
+    assert (tmp_path / "marker").read_text() == "enforced\n"
