@@ -22,7 +22,7 @@ description:
     complete, current register passes with its content as evidence."
   - Every organisational (manual) item of the catalog is reported C(manual), naming the evidence an
     auditor needs, unless C(iryo_evidence) records that evidence (evidence_ref, confirmed_by,
-    last_confirmed): then it passes with it, or fails when the confirmation is too old.
+    last_confirmed); then it passes with it, or fails when the confirmation is too old.
   - The register's structure (dates, clause ids, known fields) is validated by the iryo_inputs role
     before any host is touched. See docs/evidence-register.md.
 version_added: "0.1.0"
