@@ -39,6 +39,14 @@ options:
       - Package lists older than this make the verdict untrustworthy; the finding is then an error.
     type: int
     default: 168
+  max_security_age_days:
+    description:
+      - A pending security update the archive published more than this many days ago makes the
+        finding C(critical) instead of C(high). Debian's indexes carry no per-package dates, so the
+        age is a lower bound, from the C(Date:) of the oldest Release file that lists the candidate
+        (returned per package as C(published) and C(pending_days_at_least)).
+    type: int
+    default: 14
   update_cache:
     description:
       - Refresh package lists (C(apt-get update)) first. Skipped in check mode.
@@ -125,7 +133,8 @@ import os
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.iryo_apt import lists_age_hours, parse_simulation, pending_with_apt_pkg
+from ansible.module_utils.iryo_apt import (annotate_published, lists_age_hours, parse_simulation,
+                                           pending_with_apt_pkg, release_dates)
 from ansible.module_utils.iryo_findings import make_finding
 
 CHECK = "c12.patches.security_pending"
@@ -164,14 +173,18 @@ def pending_upgrades(module, apt_pkg):
     return parse_simulation(out), "apt-get"
 
 
-def verdict(pending, age, max_age):
+def verdict(pending, age, max_age, max_security_age_days=14):
     security = [p for p in pending if p["security"]]
+    known_ages = [p["pending_days_at_least"] for p in security if p.get("pending_days_at_least") is not None]
+    oldest = max(known_ages) if known_ages else None
     evidence = {
         "pending_security": [dict(p, origins=list(p["origins"])) for p in security],
         "pending_other": sorted(p["package"] for p in pending if not p["security"]),
         "lists_age_hours": age,
+        "oldest_security_pending_days_at_least": oldest,
     }
-    expected = {"pending_security": [], "lists_age_hours_max": max_age}
+    expected = {"pending_security": [], "lists_age_hours_max": max_age,
+                "security_pending_days_max": max_security_age_days}
     if age is None or age > max_age:
         why = ("apt has never fetched package lists" if age is None
                else "package lists are %.0f hours old (limit %d)" % (age, max_age))
@@ -179,10 +192,15 @@ def verdict(pending, age, max_age):
                             "Let the host refresh its package lists from the hospital's mirror "
                             "(apt-daily.timer or apt-get update), then audit again.", False)
     if security:
-        return make_finding(CHECK, "fail", "high", "apt", evidence, expected,
+        overdue = oldest is not None and oldest > max_security_age_days
+        # Overdue security fixes outrank a fresh one: the archive published them more than
+        # max_security_age_days ago and the host still runs the vulnerable builds.
+        return make_finding(CHECK, "fail", "critical" if overdue else "high", "apt", evidence, expected,
                             "Install the pending security updates (%s) from the security origin, "
-                            "in a maintenance window (iryo-guard harden does this)."
-                            % ", ".join(p["package"] for p in security), True)
+                            "in a maintenance window (iryo-guard harden does this).%s"
+                            % (", ".join(p["package"] for p in security),
+                               " The oldest has been published for at least %d days (limit %d)."
+                               % (oldest, max_security_age_days) if overdue else ""), True)
     return make_finding(CHECK, "pass", "high", "apt", evidence, expected, "", True)
 
 
@@ -297,6 +315,7 @@ def main():
         argument_spec=dict(
             backend=dict(type="str", default="auto", choices=["auto", "apt_pkg", "apt-get"]),
             max_lists_age_hours=dict(type="int", default=168),
+            max_security_age_days=dict(type="int", default=14),
             update_cache=dict(type="bool", default=False),
             apply=dict(type="str", default="none", choices=["none", "security"]),
             eol_releases=dict(type="dict"),
@@ -320,7 +339,9 @@ def main():
             # python3-apt caches state in-process; the apt-get parser reads the new state for sure.
             pending, backend = pending_upgrades(module, None)
     age = lists_age_hours()
-    findings = [verdict(pending, age, module.params["max_lists_age_hours"]), reboot_finding(module)]
+    annotate_published(pending, release_dates())
+    findings = [verdict(pending, age, module.params["max_lists_age_hours"], module.params["max_security_age_days"]),
+                reboot_finding(module)]
     if module.params["eol_releases"]:
         findings.append(eol_finding(module.params["eol_releases"]))
     module.exit_json(changed=changed, diff=diff, installed=installed, pending=pending, backend=backend,

@@ -11,10 +11,12 @@ Standard library only: this runs on managed hosts.
 
 from __future__ import absolute_import, division, print_function
 
+import calendar
 import glob
 import os
 import re
 import time
+from email.utils import parsedate_tz
 
 __metaclass__ = type
 
@@ -92,3 +94,58 @@ def lists_age_hours(lists_dir=LISTS_DIR, now=None):
     if not stamps:
         return None
     return round(((now or time.time()) - max(stamps)) / 3600.0, 1)
+
+
+def _release_fields(path):
+    """The top-level fields of a Release/InRelease file (the clear-signed header is skipped)."""
+    fields = {}
+    with open(path, errors="replace") as handle:
+        for line in handle:
+            if line.startswith("-----BEGIN PGP SIGNATURE"):
+                break
+            if line.startswith((" ", "\t", "-----", "Hash:")) or ":" not in line:
+                continue
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def release_dates(lists_dir=LISTS_DIR):
+    """{"label:suite": epoch seconds} from the Release files apt fetched.
+
+    Debian's Packages indexes carry no per-package dates; the Release file's `Date:` is the only
+    statement the archive makes about time: the index it signs (and every package in it) was
+    published then. A pending update was therefore available no later than that date, which makes
+    `now - Date` a lower bound of how long it has been pending (docs/patch-level.md).
+    """
+    dates = {}
+    for pattern in ("*_InRelease", "*_Release"):
+        for path in glob.glob(os.path.join(lists_dir, pattern)):
+            try:
+                fields = _release_fields(path)
+            except OSError:
+                continue
+            parsed = parsedate_tz(fields.get("Date", ""))
+            if parsed is None:
+                continue
+            stamp = calendar.timegm(parsed[:9]) - (parsed[9] or 0)
+            for suite in {fields.get("Suite"), fields.get("Codename")} - {None, ""}:
+                key = "%s:%s" % (fields.get("Label", ""), suite)
+                dates[key] = min(stamp, dates.get(key, stamp))
+    return dates
+
+
+def annotate_published(pending, dates, now=None):
+    """Add `published` (ISO date of the oldest index listing the candidate) and
+    `pending_days_at_least` to each pending upgrade whose origin apt has a Release date for."""
+    now = now or time.time()
+    for package in pending:
+        stamps = [dates[o] for o in package.get("origins", []) if o in dates]
+        if stamps:
+            oldest = min(stamps)
+            package["published"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest))
+            package["pending_days_at_least"] = max(0, int((now - oldest) // 86400))
+        else:
+            package["published"] = None
+            package["pending_days_at_least"] = None
+    return pending

@@ -14,6 +14,7 @@ import fnmatch  # noqa: E402
 
 from iryo_guard.catalog import load_catalog  # noqa: E402
 from iryo_guard.enrich import InputError, validate_exceptions  # noqa: E402
+from iryo_guard.maintenance import WindowError, in_window, next_opening  # noqa: E402
 from iryo_guard.tls.profiles import ProfileError, get_profile  # noqa: E402
 
 FALLBACK_CHECK = "c11.tls.protocol_versions"
@@ -52,6 +53,39 @@ def iryo_tls_fallback_exception(target, exceptions):
     return None
 
 
+def iryo_in_maintenance_window(window):
+    """True when now (the controller's clock, in the window's time zone) is inside the window."""
+    try:
+        return in_window(window)
+    except WindowError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def iryo_maintenance_window_next(window):
+    """ISO timestamp of the window's next opening, for "reboot deferred until ..." messages."""
+    try:
+        return next_opening(window, datetime.datetime.now(datetime.timezone.utc)).isoformat()
+    except WindowError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def iryo_role_argument_specs(roles_dir):
+    """{role name: main entry point options} of every role under roles_dir with meta/argument_specs.yml,
+    so the input play validates the inventory against all roles before any of them runs."""
+    import yaml  # controller dependency of ansible-core
+
+    specs = {}
+    for path in sorted(Path(roles_dir).glob("*/meta/argument_specs.yml")):
+        document = yaml.safe_load(path.read_text()) or {}
+        options = ((document.get("argument_specs") or {}).get("main") or {}).get("options")
+        if options:
+            specs[path.parent.parent.name] = options
+    return specs
+
+
 class FilterModule:
     def filters(self):
-        return {"iryo_tls_profile": iryo_tls_profile, "iryo_tls_fallback_exception": iryo_tls_fallback_exception}
+        return {"iryo_tls_profile": iryo_tls_profile, "iryo_tls_fallback_exception": iryo_tls_fallback_exception,
+                "iryo_in_maintenance_window": iryo_in_maintenance_window,
+                "iryo_maintenance_window_next": iryo_maintenance_window_next,
+                "iryo_role_argument_specs": iryo_role_argument_specs}

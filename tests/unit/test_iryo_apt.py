@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import iryo_apt
+from library_loader import load_library_module
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "apt"
 
@@ -66,3 +67,43 @@ def test_both_backends_agree_on_this_real_system():
     via_apt_get = iryo_apt.parse_simulation(out)
     assert [(p["package"], p["candidate"], p["security"]) for p in via_apt_pkg] == \
            [(p["package"], p["candidate"], p["security"]) for p in via_apt_get]
+
+
+# ---- when the archive published what is pending (Release Date: a lower bound of the age) ------------
+
+REAL_INRELEASE = FIXTURES / "deb.debian.org_debian-security_dists_bookworm-security_InRelease"
+
+
+def test_release_dates_from_a_real_debian_inrelease(tmp_path):
+    shutil.copy(REAL_INRELEASE, tmp_path / REAL_INRELEASE.name)
+    dates = iryo_apt.release_dates(str(tmp_path))
+    stamp = 1795480473  # Tue, 24 Nov 2026 00:34:33 UTC
+    # apt names an origin by its suite ("oldstable-security" since trixie) or by its codename
+    assert dates == {"Debian-Security:oldstable-security": stamp, "Debian-Security:bookworm-security": stamp}
+
+
+def test_pending_age_is_a_lower_bound_from_the_oldest_index(tmp_path):
+    (tmp_path / "a_InRelease").write_text("Label: Debian-Security\nSuite: bookworm-security\n"
+                                          "Date: Sun, 01 Nov 2026 00:00:00 +0900\n")
+    (tmp_path / "b_Release").write_text("Label: Debian\nSuite: bookworm-updates\nDate: not a date\n")
+    dates = iryo_apt.release_dates(str(tmp_path))
+    assert dates == {"Debian-Security:bookworm-security": 1793458800}  # 2026-10-31T15:00:00Z
+    pending = [{"package": "less", "origins": ["Debian-Security:bookworm-security"]},
+               {"package": "file", "origins": ["Debian:bookworm-updates"]}]
+    now = 1793458800 + 20 * 86400 + 3600
+    iryo_apt.annotate_published(pending, dates, now=now)
+    assert pending[0]["published"] == "2026-10-31T15:00:00Z" and pending[0]["pending_days_at_least"] == 20
+    assert pending[1]["published"] is None and pending[1]["pending_days_at_least"] is None
+
+
+def test_overdue_security_update_is_critical():
+    patch_level = load_library_module("patch_level")
+    security = {"package": "less", "installed": "1", "candidate": "2", "arch": "amd64",
+                "origins": ["Debian-Security:bookworm-security"], "security": True}
+    fresh = patch_level.verdict([dict(security, pending_days_at_least=3)], 1.0, 168, 14)
+    overdue = patch_level.verdict([dict(security, pending_days_at_least=30)], 1.0, 168, 14)
+    unknown = patch_level.verdict([dict(security, pending_days_at_least=None)], 1.0, 168, 14)
+    assert (fresh["severity"], overdue["severity"], unknown["severity"]) == ("high", "critical", "high")
+    assert overdue["evidence"]["oldest_security_pending_days_at_least"] == 30
+    assert "at least 30 days (limit 14)" in overdue["remediation"]
+    assert {f["status"] for f in (fresh, overdue, unknown)} == {"fail"}

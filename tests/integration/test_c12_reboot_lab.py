@@ -1,0 +1,78 @@
+"""C.12 reboots on the lab: a host that needs a reboot after security updates is rebooted inside its
+maintenance window and only there; outside it the reboot is deferred with the next opening. The
+host is reset to its seeded state afterwards."""
+
+import datetime
+import json
+import sys
+
+import pytest
+
+from conftest import REPO, run
+
+pytestmark = pytest.mark.lab
+
+HOST = "gateway"
+PID1_START = "awk '{print $22}' /proc/1/stat"
+CHECK = "c12.patches.reboot_required"
+
+
+def window(minutes_from_now):
+    """A 30-minute window opening `minutes_from_now` minutes from now, in Tokyo time."""
+    tokyo = datetime.timezone(datetime.timedelta(hours=9))
+    opening = datetime.datetime.now(tokyo) + datetime.timedelta(minutes=minutes_from_now)
+    weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[opening.weekday()]
+    return {"weekdays": [weekday], "start": opening.strftime("%H:%M"), "duration_minutes": 30,
+            "timezone": "Asia/Tokyo"}
+
+
+def harden(lab, tmp_path, name, maintenance_window):
+    extra = {"c12_patches_antimalware_reboot": True, "c12_patches_antimalware_maintenance_window": maintenance_window}
+    return lab.playbook("playbooks/harden.yml", "--limit", HOST, "--tags", CHECK, "-e", json.dumps(extra),
+                        report_dir=tmp_path / name)
+
+
+@pytest.fixture(scope="module")
+def reboot_needed(lab):
+    try:
+        # Debian policy §9.12: packages that need a reboot create /run/reboot-required.
+        lab.exec(HOST, "echo '*** System restart required ***' > /run/reboot-required")
+        yield lab
+    finally:
+        result = run([sys.executable, REPO / "lab" / "lab.py", "reset", HOST], timeout=900)
+        assert result.returncode == 0, result.stderr
+
+
+def test_outside_the_window_the_reboot_is_deferred(reboot_needed, tmp_path):
+    lab = reboot_needed
+    started = lab.exec(HOST, PID1_START)
+    result = harden(lab, tmp_path, "outside", window(120))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "deferred to the next maintenance window" in result.stdout
+    assert lab.exec(HOST, PID1_START) == started, "rebooted outside its window"
+    assert lab.exec(HOST, "test -e /run/reboot-required && echo still").strip() == "still"
+
+
+def test_inside_the_window_the_host_reboots_and_the_audit_passes(reboot_needed, tmp_path):
+    lab = reboot_needed
+    started = lab.exec(HOST, PID1_START)
+    result = harden(lab, tmp_path, "inside", window(-5))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Reboot inside the maintenance window" in result.stdout
+    assert "deferred to the next maintenance window" not in result.stdout
+    assert lab.exec(HOST, PID1_START) != started, "no reboot inside the window"
+    assert lab.exec(HOST, "test -e /run/reboot-required || echo gone").strip() == "gone"
+    audit = lab.playbook("playbooks/audit.yml", "--limit", HOST, "--tags", CHECK, report_dir=tmp_path / "audit")
+    [finding] = [f for f in lab.report(tmp_path / "audit")["findings"] if f["check"] == CHECK]
+    assert finding["status"] == "pass", finding
+    assert audit.returncode in (0, 2)
+
+
+def test_a_malformed_window_is_refused_before_any_host_is_touched(reboot_needed, tmp_path):
+    lab = reboot_needed
+    started = lab.exec(HOST, PID1_START)
+    result = harden(lab, tmp_path, "bad", dict(window(-5), timezone="JST"))
+    assert result.returncode != 0
+    assert "not a known IANA zone" in result.stdout
+    assert "C.12 | PATCH" not in result.stdout
+    assert lab.exec(HOST, PID1_START) == started
