@@ -30,9 +30,10 @@ author:
 options:
   backend:
     description:
-      - How to compute pending upgrades. V(auto) uses python3-apt when importable.
+      - How to compute pending upgrades. V(auto) uses python3-apt when importable, else C(apt-get -s);
+        V(dnf) on the RHEL family (V(auto) picks it where apt-get is absent and dnf present).
     type: str
-    choices: [auto, apt_pkg, apt-get]
+    choices: [auto, apt_pkg, apt-get, dnf]
     default: auto
   max_lists_age_hours:
     description:
@@ -74,8 +75,11 @@ attributes:
     support: full
     details: The diff lists package versions before and after.
 notes:
-  - RHEL family support (dnf updateinfo) comes with the C.12 issue; on such hosts the module fails
-    with a clear message, which the audit reports as C(error).
+  - RHEL family (dnf 4 and dnf 5, V(backend=dnf), chosen automatically where apt-get is absent) -
+    pending updates from C(dnf check-update) classified by dnf's own C(--security) filter and
+    C(updateinfo) advisories, reboot from C(needs-restarting -r), enforcement with
+    C(dnf upgrade --security) only. Parsers are tested against real captured output
+    (tests/fixtures/dnf, docs/patch-level-rhel.md); no RHEL host runs in the lab.
 """
 
 EXAMPLES = r"""
@@ -130,11 +134,14 @@ findings:
 import datetime
 import glob
 import os
+import time
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.iryo_apt import (annotate_published, lists_age_hours, parse_simulation,
                                            pending_with_apt_pkg, release_dates)
+from ansible.module_utils.iryo_dnf import (DnfError, apply_security_upgrade, pending_updates as dnf_pending,
+                                           reboot_required as dnf_reboot_required, security_upgrade_plan)
 from ansible.module_utils.iryo_findings import make_finding
 
 CHECK = "c12.patches.security_pending"
@@ -143,8 +150,51 @@ EOL_CHECK = "c12.patches.os_eol"
 APT_ENV = {"LANG": "C", "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
 
 
+DNF_CACHE_GLOBS = ("/var/cache/dnf/*/repodata/repomd.xml", "/var/cache/libdnf5/*/repodata/repomd.xml")
+
+
+def choose_backend(module):
+    """apt on Debian/Ubuntu, dnf on the RHEL family; an explicit backend is taken as given."""
+    backend = module.params["backend"]
+    if backend != "auto":
+        return backend
+    if module.get_bin_path("apt-get") is None and module.get_bin_path("dnf") is not None:
+        return "dnf"
+    return "auto"
+
+
+def dnf_metadata_age_hours(now=None):
+    """Hours since dnf last fetched repository metadata (newest repomd.xml), None if never."""
+    stamps = [os.path.getmtime(p) for pattern in DNF_CACHE_GLOBS for p in glob.glob(pattern)]
+    if not stamps:
+        return None
+    return round(((now or time.time()) - max(stamps)) / 3600.0, 1)
+
+
+def dnf_apply_security(module):
+    """RHEL family: dnf's --security filter only, after checking its plan removes nothing."""
+    try:
+        plan = security_upgrade_plan(module)
+    except DnfError as exc:
+        module.fail_json(msg="dnf could not plan the security upgrade: %s" % exc)
+    refused = [p["package"] for p in plan["packages"] if p["action"] in ("remove", "remove-dep", "downgrade")]
+    if refused:
+        module.fail_json(msg="refusing a security upgrade that would remove or downgrade: %s" % ", ".join(refused))
+    installed = [{"package": p["package"], "from": None, "to": p["version"]} for p in plan["packages"]
+                 if p["action"] in ("upgrade", "install", "install-dep", "install-weak")]
+    diff = {"before_header": "packages", "after_header": "packages",
+            "before": "".join("%s (installed)\n" % i["package"] for i in installed),
+            "after": "".join("%s %s\n" % (i["package"], i["to"]) for i in installed)}
+    if installed and not module.check_mode:
+        try:
+            apply_security_upgrade(module)
+        except DnfError as exc:
+            module.fail_json(msg="dnf upgrade --security failed: %s" % exc, planned=installed)
+    return installed, diff
+
+
 def load_apt_pkg(backend, module):
-    if backend == "apt-get":
+    if backend in ("apt-get", "dnf"):
         return None
     try:
         import apt_pkg  # Debian's python3-apt; not installable from PyPI
@@ -186,7 +236,7 @@ def verdict(pending, age, max_age, max_security_age_days=14):
     expected = {"pending_security": [], "lists_age_hours_max": max_age,
                 "security_pending_days_max": max_security_age_days}
     if age is None or age > max_age:
-        why = ("apt has never fetched package lists" if age is None
+        why = ("package lists (apt) or repository metadata (dnf) were never fetched" if age is None
                else "package lists are %.0f hours old (limit %d)" % (age, max_age))
         return make_finding(CHECK, "error", "high", "apt", dict(evidence, error=why), expected,
                             "Let the host refresh its package lists from the hospital's mirror "
@@ -213,8 +263,19 @@ def newest_kernel(module, kernels):
     return newest
 
 
-def reboot_finding(module):
-    """Does the host need a reboot to run what is installed? (Debian policy 9.12, kernel, needrestart)"""
+def reboot_finding(module, backend="apt-get"):
+    """Does the host need a reboot to run what is installed? (Debian policy 9.12, kernel, needrestart;
+    on the RHEL family `needs-restarting -r`, which compares boot time with package install times)"""
+    if backend == "dnf":
+        try:
+            required, reasons = dnf_reboot_required(module)
+        except DnfError as exc:
+            return make_finding(REBOOT_CHECK, "error", "medium", "reboot", {"error": str(exc)}, {"reasons": []},
+                                "Install dnf-utils / the needs-restarting plugin so the host can tell.", False)
+        evidence = {"running_kernel": os.uname()[2], "reasons": reasons, "tool": "needs-restarting -r"}
+        return make_finding(REBOOT_CHECK, "fail" if required else "pass", "medium", "reboot", evidence,
+                            {"reasons": []}, "Reboot the host in its maintenance window so that the installed "
+                            "updates run." if required else "", False)
     reasons = []
     if os.path.exists("/run/reboot-required"):
         packages = ""
@@ -310,10 +371,33 @@ def apply_security(module, security):
     return installed, diff
 
 
+def run_dnf(module):
+    """The RHEL family (dnf 4 and dnf 5): same findings, same result keys as on Debian."""
+    try:
+        pending = dnf_pending(module)
+    except DnfError as exc:
+        module.fail_json(msg="dnf could not list pending updates: %s" % exc)
+    installed, diff, changed = [], [], False
+    if module.params["apply"] == "security" and any(p["security"] for p in pending):
+        installed, package_diff = dnf_apply_security(module)
+        changed, diff = bool(installed), [package_diff]
+        if installed and not module.check_mode:
+            pending = dnf_pending(module)
+    age = dnf_metadata_age_hours()
+    finding = verdict(pending, age, module.params["max_lists_age_hours"], module.params["max_security_age_days"])
+    finding["target"] = "dnf"
+    findings = [finding, reboot_finding(module, "dnf")]
+    if module.params["eol_releases"]:
+        findings.append(eol_finding(module.params["eol_releases"]))
+    module.exit_json(changed=changed, diff=diff, installed=installed, pending=pending, backend="dnf",
+                     lists_age_hours=age, security_pending=[p["package"] for p in pending if p["security"]],
+                     findings=findings)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            backend=dict(type="str", default="auto", choices=["auto", "apt_pkg", "apt-get"]),
+            backend=dict(type="str", default="auto", choices=["auto", "apt_pkg", "apt-get", "dnf"]),
             max_lists_age_hours=dict(type="int", default=168),
             max_security_age_days=dict(type="int", default=14),
             update_cache=dict(type="bool", default=False),
@@ -322,6 +406,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    if choose_backend(module) == "dnf":
+        run_dnf(module)
     changed = False
     if module.params["update_cache"] and not module.check_mode:
         rc, out, err = module.run_command(["apt-get", "update", "-q"], environ_update=APT_ENV)
