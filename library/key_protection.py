@@ -171,6 +171,13 @@ permission_changes:
   returned: always
   type: list
   elements: dict
+token_problems:
+  description:
+    - PKCS#11 modules or tokens that could not be asked (e.g. OpenSC without pcscd); they decide only
+      signing keys declared on a token.
+  returned: always
+  type: list
+  elements: str
 tokens:
   description: PKCS#11 tokens seen - module, slot, label, serial, model, whether private objects were listed.
   returned: always
@@ -563,10 +570,11 @@ def main():
         if entry is not None:
             keys.append(entry)
 
-    tokens, token_keys = [], []
+    tokens, token_keys, token_problems = [], [], []
     if params["pkcs11"]:
+        # A module that cannot start (OpenSC without pcscd, no reader) is not a file-permission problem:
+        # it is reported with the tokens, and decides only a signing key declared on a token.
         tokens, token_keys, token_problems = list_token_keys(params)
-        candidates.problems.extend(token_problems)
     for ref in candidates.token_refs:
         wanted = parse_pkcs11_uri(ref["uri"]) if ref["uri"].startswith("pkcs11:") else {}
         found = [k for k in token_keys if wanted and (not wanted.get("token") or k["token"] == wanted["token"])
@@ -598,13 +606,14 @@ def main():
                 enforce_one(module, entry, owner, group, mode)
                 entry.update(owner_info(os.stat(target)))
 
-    findings = build_findings(keys, candidates, params, module.check_mode and changed)
+    findings = build_findings(keys, candidates, params, module.check_mode and changed, token_problems)
     compliant = not any(f["status"] in ("fail", "error") for f in findings)
-    module.exit_json(changed=changed, diff=diff, permission_changes=diff, compliant=compliant, keys=keys, tokens=tokens,
+    module.exit_json(changed=changed, diff=diff, permission_changes=diff, compliant=compliant, keys=keys,
+                     tokens=tokens, token_problems=["%s: %s" % problem for problem in token_problems],
                      not_opened={k: v[:50] for k, v in candidates.skipped.items()}, findings=findings)
 
 
-def build_findings(keys, candidates, params, would_change):
+def build_findings(keys, candidates, params, would_change, token_problems=()):
     findings = []
     expected = {"mode": "0600 (0640 with a declared group)", "others": "no access",
                 "owners": params["allowed_owners"]}
@@ -654,6 +663,9 @@ def build_findings(keys, candidates, params, would_change):
         verdict = signing_verdict(pattern, keys)
         if isinstance(verdict, tuple):
             status, evidence, remediation = verdict
+            if status != "pass" and token_problems:
+                evidence = dict(evidence, token_problems=["%s: %s" % problem for problem in token_problems])
+                status = "error" if status == "fail" else status  # a token we could not ask decides nothing
             findings.append(make_finding(SIGNING, status, "high", pattern, evidence, sign_expected, remediation, False))
             continue
         if not verdict:
