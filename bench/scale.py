@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Scale bench: the full audit and a no-op nightly on 1, 5 and 20 lab hosts, against the
+`ansible -m ping` floor on the same hosts in the same run, with the controller's memory.
+
+    .venv/bin/python bench/scale.py [--sizes 1 5 20] [--repeat 3] [--keep-hosts]
+
+Starts generic lab hosts (lab.py up --hosts MAX; gen-01..gen-MAX, identical Debian 12 hosts) and
+measures on gen-01..gen-N for each N:
+- ping floor:  ansible gen-hosts -m ansible.builtin.ping (one SSH round and one tiny module per host)
+- audit:       playbooks/audit.yml (check mode, every clause role)
+- nightly:     playbooks/nightly.yml after one warm-up nightly, so nothing is left to change (no-op)
+Each figure is the median of --repeat runs. Memory: peak RSS of the largest controller process
+(wait4 rusage of the run) and the peak sum over the run's whole process tree (sampled from /proc
+every 0.1 s), so "flat in hosts" covers the forked workers too.
+Takes the lab lock (lab/.state/lab.lock; IRYO_LAB_LOCK_HELD=1 when the caller holds it) and puts
+the lab back to its default hosts afterwards (lab.py up --hosts 0) unless --keep-hosts.
+Prints figures and a Markdown table for docs/performance.md; asserts nothing.
+"""
+
+import argparse
+import contextlib
+import fcntl
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = REPO / ".venv" / "bin"
+INVENTORY = REPO / "inventory" / "lab"
+LOCK = REPO / "lab" / ".state" / "lab.lock"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(root_pid):
+    """Sum of RSS (bytes) of root_pid and all its descendants, from /proc."""
+    children = {}
+    rss = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            rss[int(entry)] = int(fields[21]) * PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def measured(cmd, env, ok=(0, 2)):
+    """Run cmd; return (seconds, peak RSS of its largest process, peak RSS of its process tree)."""
+    start = time.monotonic()
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    peak_tree = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak_tree[0] = max(peak_tree[0], tree_rss(proc.pid))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.monotonic() - start
+    done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in ok:
+        sys.exit("command failed (%d): %s\n%s" % (proc.returncode, " ".join(map(str, cmd)),
+                                                  output.decode(errors="replace")[-3000:]))
+    return elapsed, usage.ru_maxrss * 1024, peak_tree[0]
+
+
+@contextlib.contextmanager
+def lab_lock():
+    if os.environ.get("IRYO_LAB_LOCK_HELD"):
+        yield
+        return
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "a") as handle:
+        print("waiting for the lab lock %s ..." % LOCK, flush=True)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def lab_up(hosts):
+    result = subprocess.run([sys.executable, REPO / "lab" / "lab.py", "up", "--hosts", str(hosts)], cwd=REPO,
+                            capture_output=True, text=True, timeout=3600)
+    if result.returncode != 0:
+        sys.exit("lab.py up --hosts %d failed:\n%s" % (hosts, (result.stdout + result.stderr)[-3000:]))
+
+
+def median(samples, index):
+    return statistics.median(s[index] for s in samples)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 20])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep-hosts", action="store_true", help="leave the generic hosts running")
+    args = parser.parse_args()
+    reports = tempfile.mkdtemp(prefix="iryo-bench-")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".ansible"),
+               IRYO_REPORT_DIR=reports, IRYO_REPORT_COLOR="false", ANSIBLE_NOCOLOR="1",
+               CONTAINERS_CONF=str(REPO / "lab" / "containers.conf"))
+    rows = []
+    with lab_lock():
+        lab_up(max(args.sizes))
+        try:
+            for size in args.sizes:
+                pattern = ",".join("gen-%02d" % i for i in range(1, size + 1))
+                ping = [BIN / "ansible", "-i", INVENTORY, pattern, "-m", "ansible.builtin.ping"]
+                audit = [BIN / "ansible-playbook", "-i", INVENTORY, REPO / "playbooks" / "audit.yml",
+                         "-e", "iryo_targets=" + pattern]
+                nightly = [BIN / "ansible-playbook", "-i", INVENTORY, REPO / "playbooks" / "nightly.yml",
+                           "-e", "iryo_targets=" + pattern]
+                measured(nightly, env)  # warm-up: whatever the nightly may change is changed now
+                pings, audits, nightlies = [], [], []
+                for _ in range(args.repeat):
+                    pings.append(measured(ping, env, ok=(0,)))
+                    audits.append(measured(audit, env))
+                    nightlies.append(measured(nightly, env))
+                row = {"hosts": size, "ping": median(pings, 0), "audit": median(audits, 0),
+                       "nightly": median(nightlies, 0),
+                       "audit_rss": max(s[1] for s in audits), "audit_tree": max(s[2] for s in audits),
+                       "nightly_rss": max(s[1] for s in nightlies), "nightly_tree": max(s[2] for s in nightlies)}
+                rows.append(row)
+                print("%2d hosts: ping %.2f s, audit %.2f s (%.2fx), no-op nightly %.2f s (%.2fx audit); "
+                      "largest process %.0f MB, process tree %.0f MB"
+                      % (size, row["ping"], row["audit"], row["audit"] / row["ping"], row["nightly"],
+                         row["nightly"] / row["audit"], row["audit_rss"] / 2**20, row["audit_tree"] / 2**20),
+                      flush=True)
+        finally:
+            if not args.keep_hosts:
+                lab_up(0)
+    print()
+    print("| hosts | ping floor | audit | audit / ping | no-op nightly | nightly / audit "
+          "| largest process (audit / nightly) | process tree (audit / nightly) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print("| %d | %.2f s | %.2f s | %.2fx | %.2f s | %.2fx | %.0f / %.0f MB | %.0f / %.0f MB |"
+              % (r["hosts"], r["ping"], r["audit"], r["audit"] / r["ping"], r["nightly"], r["nightly"] / r["audit"],
+                 r["audit_rss"] / 2**20, r["nightly_rss"] / 2**20, r["audit_tree"] / 2**20,
+                 r["nightly_tree"] / 2**20))
+    print("\nmedian of %d runs each; reports in %s" % (args.repeat, reports))
+
+
+if __name__ == "__main__":
+    main()

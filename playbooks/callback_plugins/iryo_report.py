@@ -1,0 +1,1 @@
+../../plugins/callback/iryo_report.py
