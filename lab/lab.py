@@ -916,12 +916,23 @@ def yaml_lines(mapping: dict, indent: int = 0) -> list[str]:
     return lines
 
 
+def lab_network() -> dict:
+    """Subnet and gateway of the lab network. The hosts see the controller (Ansible, tests) coming
+    from the gateway address, so firewall and SSH source rules are declared in terms of it."""
+    subnets = json.loads(podman("network", "inspect", NETWORK, "--format", "{{json .Subnets}}").stdout or "[]")
+    ipv4 = [s for s in subnets if ":" not in s.get("subnet", "")]
+    if not ipv4 or not ipv4[0].get("gateway"):
+        raise LabError("podman network %s has no IPv4 subnet with a gateway: %r" % (NETWORK, subnets))
+    return {"subnet": ipv4[0]["subnet"], "gateway": ipv4[0]["gateway"]}
+
+
 def write_inventory(hosts: list[Host]) -> None:
     groups: dict = {}
     for host in hosts:
         if host.group:
             groups.setdefault(host.group, {"hosts": {}})["hosts"][host.name] = host_vars(host)
-    inventory = {"all": {"children": {"hospital": {"children": groups}}}}
+    inventory = {"all": {"vars": {"iryo_lab_network": lab_network()},
+                         "children": {"hospital": {"children": groups}}}}
     INVENTORY.parent.mkdir(parents=True, exist_ok=True)
     text = "\n".join([INVENTORY_MARK, "# The mirror (lab infrastructure) is left out on purpose: it is not audited.",
                       "---"] + yaml_lines(inventory)) + "\n"
