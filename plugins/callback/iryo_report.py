@@ -1,6 +1,13 @@
 # Copyright: iryo-guard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
+import sys
+from pathlib import Path
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+from ansible.release import __version__ as ansible_core_version
+
 DOCUMENTATION = r"""
 name: iryo_report
 type: notification
@@ -38,13 +45,6 @@ options:
       - name: IRYO_REPORT_COLOR
     type: bool
 """
-
-import sys
-from pathlib import Path
-
-from ansible import context
-from ansible.plugins.callback import CallbackBase
-from ansible.release import __version__ as ansible_core_version
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
 
