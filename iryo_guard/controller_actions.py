@@ -59,7 +59,7 @@ class GateAction(ActionBase):
     """Fail the run when any audited host has a failing or undecided check."""
 
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("hosts", "enabled"))
+    _VALID_ARGS = frozenset(("hosts", "enabled", "organisation"))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -76,6 +76,10 @@ class GateAction(ActionBase):
             bad += ["%s %s [%s]: %s" % (host, f["check"], f["target"], f["status"])
                     for f in latest.values() if f["status"] in ("fail", "error")]
         bad += ["%s: no findings (unreachable or no check ran): error" % host for host in silent]
+        # Organisational items (C.9's contract register, stale evidence) fail the run like a host's
+        # checks do; `manual` items do not, since nobody has claimed anything yet.
+        bad += ["%s %s [%s]: %s" % (f.get("host", ORGANISATION_HOST), f["check"], f["target"], f["status"])
+                for f in self._task.args.get("organisation") or [] if f["status"] in ("fail", "error")]
         result.update(changed=False, problems=bad)
         if bad and enabled:
             result.update(failed=True, msg="%d check(s) failed or could not decide; see the report. "

@@ -29,6 +29,13 @@ options:
     description: When false, report the problems but do not fail.
     type: bool
     default: true
+  organisation:
+    description:
+      - Findings of the organisational items (the registered result of organisation_evidence);
+        a C(fail) or C(error) among them fails the run too (for example a stale contract register).
+    type: list
+    elements: dict
+    default: []
 attributes:
   check_mode:
     support: full

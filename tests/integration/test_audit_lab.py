@@ -13,14 +13,21 @@ CHECK = "c12.patches.security_pending"
 # What the lab seeds (docs/lab.md) and the checks that must find it, per host.
 EVERY_HOST = {"c12.patches.security_pending", "c12.antimalware.signatures_fresh",  # pending updates, stale DB
               "c11.tls.client_defaults", "c11.session_crossing.ip_forwarding",  # Debian defaults, podman's forwarding
-              "c12.antimalware.mirror_config"}  # freshclam points at the public mirror
+              "c12.antimalware.mirror_config",  # freshclam points at the public mirror
+              "c10.firewall.default_drop", "c10.firewall.allowed_services",  # no firewall
+              "c10.monitoring.journal_persistent",  # volatile journal
+              "d1.ssh.root_login", "d1.ssh.sources", "d1.ssh.algorithms",  # root by key, any source, defaults
+              "d1.remote_access.paths",  # hence an SSH path not limited to the VPN/VDI network
+              "d2.keystore.fips_level1"}  # Debian has no validated module: fails honestly
 LEGACY_TLS = {"c11.tls.protocol_versions", "c11.tls.cipher_suites",  # TLS 1.0/1.1, CBC
               "c11.tls.key_exchange", "c11.tls.server_config"}  # static RSA; the configs that allow them
+KEYS = {"c13.keys.permissions"}  # the TLS server keys are world-readable
 SEEDED_FAILURES = {
-    "portal": EVERY_HOST | LEGACY_TLS,
-    "ehr": EVERY_HOST | LEGACY_TLS | {"c11.tls.client_auth"},  # mhlw-c11 wants client certificates
+    "portal": EVERY_HOST | LEGACY_TLS | KEYS,
+    "ehr": EVERY_HOST | LEGACY_TLS | KEYS | {"c11.tls.client_auth"},  # mhlw-c11 wants client certificates
     "files": EVERY_HOST,
     "gateway": EVERY_HOST,
+    "_organisation": {"c09.contracts.evidence"},  # the carrier's confirmation is from 2024-04-01
 }
 
 # Everything an audit could change on a host: configuration and installed packages.
@@ -76,9 +83,11 @@ def test_report_files_and_matrix(audit):
     assert report["run"]["check_mode"] is True
     assert report["run"]["playbooks"] == ["playbooks/audit.yml"]
     for host in AUDITED:
-        assert report["matrix"][host] == {"C.11": "fail", "C.12": "fail"}
+        keys = "fail" if host in ("portal", "ehr") else "not_applicable"  # only they hold private keys
+        assert report["matrix"][host] == {"C.10": "fail", "C.11": "fail", "C.12": "fail", "C.13": keys,
+                                          "D.1": "fail", "D.2": "fail"}
     organisation = report["matrix"]["_organisation"]
-    assert set(organisation.values()) == {"manual"}
+    assert organisation.pop("C.9") == "fail" and set(organisation.values()) == {"manual"}
     assert {"C.9", "C.10", "C.11", "C.13", "D.1"} <= set(organisation)
     assert [h["name"] for h in report["hosts"]][-1] == "_organisation"
 
@@ -101,8 +110,13 @@ def test_summary_table_lists_every_host(audit):
         assert host in result.stdout
 
 
-# One host, one check: what the exception, gate and failure tests below are about.
-ONLY_PORTAL_PATCHES = ("--limit", "portal", "--tags", CHECK)
+# One host, one check: what the exception, gate and failure tests below are about. The lab's contract
+# register is seeded stale (C.9 fails the gate too), so these runs declare a current one.
+CURRENT_REGISTER = json.dumps({"iryo_contracts": [{
+    "provider": "lab carrier", "service": "closed network", "threat_responsibility_scope": "carrier: the network",
+    "availability_sla": "99.9 %", "last_confirmed": "2026-10-01", "confirms": ["C.1", "C.4"],
+    "evidence_ref": "LAB-2026-020"}]})
+ONLY_PORTAL_PATCHES = ("--limit", "portal", "--tags", CHECK, "-e", CURRENT_REGISTER)
 
 
 def exceptions_vars(expires):
@@ -183,5 +197,6 @@ def test_unreachable_host_is_an_error_never_a_pass(lab, tmp_path):
     ghost = findings(report, "ghost")
     assert ghost and {f["status"] for f in ghost} == {"error"}
     assert [h for h in report["hosts"] if h["name"] == "ghost"][0]["reachable"] is False
-    assert report["matrix"]["ghost"] == {"C.11": "error", "C.12": "error"}
+    assert set(report["matrix"]["ghost"]) == {"C.10", "C.11", "C.12", "C.13", "D.1", "D.2"}
+    assert set(report["matrix"]["ghost"].values()) == {"error"}
     assert findings(report, "portal", CHECK)[0]["status"] == "fail"
