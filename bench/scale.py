@@ -9,7 +9,11 @@ measures on gen-01..gen-N for each N:
 - ping floor:  ansible gen-hosts -m ansible.builtin.ping (one SSH round and one tiny module per host)
 - audit:       playbooks/audit.yml (check mode, every clause role)
 - nightly:     playbooks/nightly.yml after one warm-up nightly, so nothing is left to change (no-op)
-Each figure is the median of --repeat runs. Memory: peak RSS of the largest controller process
+Each figure is the median of --repeat runs. The generic hosts get one C.10 host class
+(--extra-vars, default {"c10_isolation_host_classes": ["internal"]}) for audit and nightly alike:
+without one, C.10's enforce path stops a host before its other clauses (a real inventory gives
+every host its class). A nightly whose report lacks a host x clause cell that the audit has is
+flagged INCOMPLETE instead of being timed as if it had done the work. Memory: peak RSS of the largest controller process
 (wait4 rusage of the run) and the peak sum over the run's whole process tree (sampled from /proc
 every 0.1 s), so "flat in hosts" covers the forked workers too.
 Takes the lab lock (lab/.state/lab.lock; IRYO_LAB_LOCK_HELD=1 when the caller holds it) and puts
@@ -20,6 +24,7 @@ Prints figures and a Markdown table for docs/performance.md; asserts nothing.
 import argparse
 import contextlib
 import fcntl
+import json
 import os
 import statistics
 import subprocess
@@ -104,6 +109,13 @@ def lab_up(hosts):
         sys.exit("lab.py up --hosts %d failed:\n%s" % (hosts, (result.stdout + result.stderr)[-3000:]))
 
 
+def last_cells(reports):
+    """(host, clause) cells of the newest run in the bench's history (hosts only)."""
+    lines = (Path(reports) / "history.jsonl").read_text().splitlines()
+    cells = json.loads(lines[-1])["cells"]
+    return {(h, c) for h, clauses in cells.items() if h != "_organisation" for c in clauses}
+
+
 def median(samples, index):
     return statistics.median(s[index] for s in samples)
 
@@ -113,6 +125,8 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 20])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep-hosts", action="store_true", help="leave the generic hosts running")
+    parser.add_argument("--extra-vars", default=json.dumps({"c10_isolation_host_classes": ["internal"]}),
+                        help="JSON extra variables for audit and nightly (default: a C.10 host class)")
     args = parser.parse_args()
     reports = tempfile.mkdtemp(prefix="iryo-bench-")
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".ansible"),
@@ -126,20 +140,25 @@ def main():
                 pattern = ",".join("gen-%02d" % i for i in range(1, size + 1))
                 ping = [BIN / "ansible", "-i", INVENTORY, pattern, "-m", "ansible.builtin.ping"]
                 audit = [BIN / "ansible-playbook", "-i", INVENTORY, REPO / "playbooks" / "audit.yml",
-                         "-e", "iryo_targets=" + pattern]
+                         "-e", "iryo_targets=" + pattern, "-e", args.extra_vars]
                 nightly = [BIN / "ansible-playbook", "-i", INVENTORY, REPO / "playbooks" / "nightly.yml",
-                           "-e", "iryo_targets=" + pattern]
+                           "-e", "iryo_targets=" + pattern, "-e", args.extra_vars]
                 measured(nightly, env)  # warm-up: whatever the nightly may change is changed now
-                pings, audits, nightlies = [], [], []
+                pings, audits, nightlies, incomplete = [], [], [], []
                 for _ in range(args.repeat):
                     pings.append(measured(ping, env, ok=(0,)))
                     audits.append(measured(audit, env))
+                    audit_cells = last_cells(reports)
                     nightlies.append(measured(nightly, env))
+                    incomplete += sorted(audit_cells - last_cells(reports))
                 row = {"hosts": size, "ping": median(pings, 0), "audit": median(audits, 0),
                        "nightly": median(nightlies, 0),
                        "audit_rss": max(s[1] for s in audits), "audit_tree": max(s[2] for s in audits),
                        "nightly_rss": max(s[1] for s in nightlies), "nightly_tree": max(s[2] for s in nightlies)}
+                row["incomplete"] = sorted(set(incomplete))
                 rows.append(row)
+                if incomplete:
+                    print("INCOMPLETE nightly on %d hosts: missing %s" % (size, row["incomplete"][:10]), flush=True)
                 print("%2d hosts: ping %.2f s, audit %.2f s (%.2fx), no-op nightly %.2f s (%.2fx audit); "
                       "largest process %.0f MB, process tree %.0f MB"
                       % (size, row["ping"], row["audit"], row["audit"] / row["ping"], row["nightly"],
@@ -153,8 +172,9 @@ def main():
           "| largest process (audit / nightly) | process tree (audit / nightly) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print("| %d | %.2f s | %.2f s | %.2fx | %.2f s | %.2fx | %.0f / %.0f MB | %.0f / %.0f MB |"
-              % (r["hosts"], r["ping"], r["audit"], r["audit"] / r["ping"], r["nightly"], r["nightly"] / r["audit"],
+        print("| %d | %.2f s | %.2f s | %.2fx | %.2f s%s | %.2fx | %.0f / %.0f MB | %.0f / %.0f MB |"
+              % (r["hosts"], r["ping"], r["audit"], r["audit"] / r["ping"], r["nightly"],
+                 " (INCOMPLETE)" if r["incomplete"] else "", r["nightly"] / r["audit"],
                  r["audit_rss"] / 2**20, r["nightly_rss"] / 2**20, r["audit_tree"] / 2**20,
                  r["nightly_tree"] / 2**20))
     print("\nmedian of %d runs each; reports in %s" % (args.repeat, reports))
