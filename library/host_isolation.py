@@ -88,44 +88,12 @@ findings:
 import fnmatch
 import glob
 import os
-import socket
-import struct
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_sockets import listening_sockets
 
 CHECK = "c10.isolation.host_class"
-PROC_NET = (("tcp", "/proc/net/tcp", 4), ("tcp", "/proc/net/tcp6", 6), ("udp", "/proc/net/udp", 4),
-            ("udp", "/proc/net/udp6", 6))
-TCP_LISTEN = "0A"
-
-
-def hex_address(text, version):
-    """'0100007F:1F90' -> ('127.0.0.1', 8080); /proc/net stores the address in host order per 32-bit word."""
-    addr, port = text.split(":")
-    raw = bytes.fromhex(addr)
-    words = b"".join(struct.pack("@I", struct.unpack(">I", raw[i:i + 4])[0]) for i in range(0, len(raw), 4))
-    family = socket.AF_INET if version == 4 else socket.AF_INET6
-    return socket.inet_ntop(family, words), int(port, 16)
-
-
-def parse_proc_net(text, proto, version):
-    out = []
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 10:
-            continue
-        state, inode = fields[3], fields[9]
-        if proto == "tcp" and state != TCP_LISTEN:
-            continue
-        remote_addr, remote_port = hex_address(fields[2], version)
-        if proto == "udp" and remote_port != 0:
-            continue  # a connected UDP socket is a client
-        address, port = hex_address(fields[1], version)
-        out.append({"proto": proto, "address": address, "port": port, "inode": inode})
-    return out
-
-
 def socket_owners(proc="/proc"):
     """inode -> set of (pid, comm) for every process whose fds we can read."""
     owners = {}
@@ -153,13 +121,7 @@ def socket_owners(proc="/proc"):
 
 
 def listening(proc="/proc"):
-    found = []
-    for proto, path, version in PROC_NET:
-        try:
-            with open(path.replace("/proc", proc, 1)) as handle:
-                found.extend(parse_proc_net(handle.read(), proto, version))
-        except (IOError, OSError):
-            continue
+    found = listening_sockets(proc)
     owners = socket_owners(proc)
     out, seen = [], set()
     for sock in found:

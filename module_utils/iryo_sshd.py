@@ -28,6 +28,11 @@ import os
 import re
 import shutil
 
+try:
+    from ansible.module_utils.iryo_sockets import listening_sockets
+except ImportError:  # unit tests import module_utils as plain modules
+    from iryo_sockets import listening_sockets
+
 # Keywords whose values sshd -T prints one per line and which accumulate.
 ARRAY_KEYWORDS = ("listenaddress", "hostkey", "allowusers", "denyusers", "allowgroups", "denygroups",
                   "acceptenv", "setenv", "subsystem", "authorizedkeysfile", "port", "include", "permitopen",
@@ -428,27 +433,6 @@ def ssh_connection(pid=None):
 # ---------------------------------------------------------------------------------------------
 # other remote-access listeners
 
-def listening_ports(proc_files=("/proc/net/tcp", "/proc/net/tcp6")):
-    """[(address, port)] of TCP sockets in LISTEN state (state 0A) in this network namespace."""
-    found = []
-    for path in proc_files:
-        try:
-            with open(path) as handle:
-                lines = handle.read().splitlines()[1:]
-        except (IOError, OSError):
-            continue
-        for line in lines:
-            parts = line.split()
-            if len(parts) < 4 or parts[3] != "0A":
-                continue
-            hex_addr, hex_port = parts[1].split(":")
-            found.append((_decode_addr(hex_addr), int(hex_port, 16)))
-    return sorted(set(found))
-
-
-def _decode_addr(hex_addr):
-    raw = bytes.fromhex(hex_addr)
-    if len(raw) == 4:
-        return str(ipaddress.IPv4Address(raw[::-1]))
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
-    return str(ipaddress.IPv6Address(words))
+def listening_ports(proc="/proc"):
+    """[(address, port)] of TCP sockets in LISTEN state in this network namespace."""
+    return sorted({(s["address"], s["port"]) for s in listening_sockets(proc, protos=("tcp",))})

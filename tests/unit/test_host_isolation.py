@@ -5,6 +5,7 @@ import socket
 
 import pytest
 
+import iryo_sockets
 from library_loader import load_library_module
 
 host_isolation = load_library_module("host_isolation")
@@ -20,7 +21,7 @@ KNOWN = ["patient_facing", "internal", "remote_access_gateway"]
     ("0000000000000000FFFF00000100007F:01BB", 6, ("::ffff:127.0.0.1", 443)),
 ])
 def test_proc_net_addresses(text, version, expected):
-    assert host_isolation.hex_address(text, version) == expected
+    assert iryo_sockets.hex_address(text, version) == expected
 
 
 def test_finds_a_real_listening_socket_and_its_process():
