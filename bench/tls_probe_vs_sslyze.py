@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from iryo_guard.tls.probe import ProbeRequest, probe  # noqa: E402
 from iryo_guard.tls.profiles import get_profile  # noqa: E402
-from iryo_guard.tls.verdict import evaluate  # noqa: E402
+from iryo_guard.tls.verdict import C10_PREFIX, C11_PREFIX, C11_PROFILES, evaluate  # noqa: E402
 from tests.tls_matrix import sslyze_facts  # noqa: E402
 from tests.tls_matrix.matrix import cases  # noqa: E402
 from tests.tls_matrix.pki import make_pki  # noqa: E402
@@ -102,7 +102,7 @@ def testssl_facts(items):
 
 
 def _verdict(facts, profile):
-    findings, compliant = evaluate(facts, profile)
+    findings, compliant = evaluate(facts, profile, C11_PREFIX if profile.id in C11_PROFILES else C10_PREFIX)
     return compliant, {f["check"].split(".")[-1]: f["status"] for f in findings}
 
 

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from iryo_guard.tls import ciphers
-from iryo_guard.tls.certs import certificate_facts
+from iryo_guard.tls.certs import certificate_facts, client_certificate_facts
 from iryo_guard.tls.hello import Ahead, Budget, ProbeFailure, client_hello, exchange, exchange_ssl2, resolve
 from iryo_guard.tls.session import AUTH_ALERTS, SessionResult, run_session
 
@@ -416,7 +416,11 @@ def _certificate(endpoint, request, session, with_cert, legacy):
 def _client_auth(session, with_cert, legacy, request):
     requested = _certificate_requested(session, legacy)
     facts = {"mode": None, "enforced_at": None, "with_cert_ok": None, "certificate_requested": requested,
-             "http_status": session.http_status, "detail": None}
+             "http_status": session.http_status, "detail": None,
+             # what the server asks of clients (signature schemes, CA names), when it asks in the session
+             "certificate_request": session.cert_request,
+             # the certificate the probe presents, judged like the server's (key, signatures)
+             "client_certificate": client_certificate_facts(request.client_cert) if request.client_cert else None}
     # alert 116 certificate_required says by itself that a certificate was asked for
     refused = session.alert in AUTH_ALERTS and (requested or session.alert == 116)
     if refused:

@@ -15,6 +15,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
+from iryo_guard.tls import certrequest
 from iryo_guard.tls.hello import ALERTS, ProbeFailure, connect
 
 CIPHERS = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
@@ -33,6 +34,7 @@ class SessionResult:
     cipher: str = None
     chain: list = field(default_factory=list)   # DER, as sent by the server, leaf first
     cert_requested: bool = None       # None: could not be observed
+    cert_request: dict = None         # what the CertificateRequest asked for (certrequest.parse)
     alert: int = None                 # alert received from the server, if any
     error: str = None                 # why the handshake or the reads failed
     http_status: int = None
@@ -69,6 +71,7 @@ class _Recorder:
     def __init__(self):
         self.available = True
         self.cert_requested = False
+        self.cert_request = None
         self.alert = None
 
     def __call__(self, conn, direction, version, content_type, msg_type, data):
@@ -76,6 +79,8 @@ class _Recorder:
             return
         if content_type == ssl._TLSContentType.HANDSHAKE and msg_type == ssl._TLSMessageType.CERTIFICATE_REQUEST:
             self.cert_requested = True
+            # OpenSSL hands the whole handshake message: 1 byte type, 3 bytes length, then the body.
+            self.cert_request = certrequest.parse(bytes(data)[4:], version == ssl.TLSVersion.TLSv1_3)
         elif content_type == ssl._TLSContentType.ALERT and len(data) > 1 and self.alert is None:
             if data[1] != 0:  # close_notify after "Connection: close" is the normal end, not a refusal
                 self.alert = data[1]
@@ -209,6 +214,7 @@ def run_session(endpoint, budget, http_check=True, client_cert=None, client_key=
         sock.close()
         budget.release()
     result.cert_requested = recorder.cert_requested if recorder.available else None
+    result.cert_request = recorder.cert_request
     result.alert = recorder.alert
     return result
 

@@ -101,7 +101,7 @@ def cases():
         Case(_nginx("nginx-sha1-cert", tls13 + ["ssl_ciphers DEFAULT:@SECLEVEL=0;"] + NGINX_CLIENT_AUTH, leaf="sha1"),
              "mhlw-c11", {"certificate"}, ("signed with sha1",)),
         Case(_nginx("nginx-expired", tls13 + NGINX_CLIENT_AUTH, leaf="expired"), "mhlw-c11", {"certificate"},
-             ("outside its validity period",)),
+             ("the leaf 'CN=localhost, O=iryo-guard test' expired on",)),
         Case(_apache("apache-nosan", a13 + APACHE_CLIENT_AUTH, leaf="nosan"), "mhlw-c11", {"certificate"},
              ("no subjectAltName",)),
         # --- client authentication

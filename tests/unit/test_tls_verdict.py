@@ -4,7 +4,7 @@ import pytest
 
 from iryo_guard.schema import validate_finding
 from iryo_guard.tls.profiles import get_profile
-from iryo_guard.tls.verdict import CHECKS, error_findings, evaluate
+from iryo_guard.tls.verdict import C10_PREFIX, CHECKS, check_ids, error_findings, evaluate, profile_allowed
 
 TARGET = "10.0.0.5:443 (portal.hospital.example)"
 
@@ -30,8 +30,8 @@ def compliant_facts():
     }
 
 
-def _judge(facts, profile="mhlw-c11"):
-    findings, compliant = evaluate(facts, get_profile(profile))
+def _judge(facts, profile="mhlw-c11", prefix="c11.tls"):
+    findings, compliant = evaluate(facts, get_profile(profile), prefix)
     for finding in findings:
         validate_finding(finding)
     return {f["check"].split(".")[-1]: f for f in findings}, compliant
@@ -122,9 +122,81 @@ def test_client_auth_enforced_only_at_http_fails_with_medium_severity():
 def test_cryptrec_profiles_do_not_require_client_certificates():
     facts = _with(protocols=["TLSv1.2", "TLSv1.3"], client_auth={"mode": "none", "enforced_at": None},
                   suites={"TLSv1.2": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"], "TLSv1.3": ["TLS_AES_128_GCM_SHA256"]})
-    findings, compliant = _judge(facts, "cryptrec-high")
+    findings, compliant = _judge(facts, "cryptrec-high", C10_PREFIX)
     assert compliant is True
     assert findings["client_auth"]["evidence"]["mode"] == "none"
+    assert [f["check"] for f in findings.values()] == list(check_ids(C10_PREFIX))
+    assert "does not require client certificates" in findings["client_auth"]["summary"]
+
+
+@pytest.mark.parametrize("profile", ["cryptrec-high", "cryptrec-recommended"])
+def test_a_cryptrec_profile_never_judges_a_c11_check(profile):
+    """C.11 is judged only against C.11: TLS 1.2 without an exception and no client certificate would
+    otherwise pass c11.tls.* under a CRYPTREC profile."""
+    facts = _with(protocols=["TLSv1.2", "TLSv1.3"], client_auth={"mode": "none", "enforced_at": None},
+                  suites={"TLSv1.2": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"], "TLSv1.3": ["TLS_AES_128_GCM_SHA256"]})
+    with pytest.raises(ValueError, match="judged against mhlw-c11"):
+        _judge(facts, profile)
+    assert profile_allowed("C.11", profile) and profile_allowed("C.10", profile) is None
+    assert profile_allowed("C.11", "mhlw-c11") is None and profile_allowed("C.11", "mhlw-c11-tls12") is None
+
+
+def _path(*certs):
+    """A validated path: leaf first, anchor last."""
+    base = {"key_type": "RSA", "key_bits": 2048, "curve": None, "signature_hash": "sha256",
+            "signature_algorithm": "sha256WithRSAEncryption", "self_signed": False}
+    out = [dict(base, role="leaf", subject_name="CN=portal.hospital.example")]
+    for role, name, changes in certs:
+        out.append(dict(base, role=role, subject_name=name, **changes))
+    return out
+
+
+def test_key_and_signature_rules_cover_every_certificate_of_the_path():
+    path = _path(("intermediate", "CN=Issuing CA", {"signature_hash": "sha1", "signature_algorithm": "sha1WithRSA"}),
+                 ("anchor", "CN=Old Root", {"key_bits": 1024, "signature_hash": "md5", "self_signed": True}))
+    findings, _ = _judge(_with(certificate={"path": path}))
+    violations = findings["certificate"]["evidence"]["violations"]
+    assert "intermediate 'CN=Issuing CA' is signed with sha1 (sha1WithRSA)" in violations
+    assert "anchor 'CN=Old Root' has an RSA key of 1024 bits; at least 2048 required" in violations
+    # the self-signed anchor's own signature is never checked by a client
+    assert not any("md5" in v for v in violations)
+    assert findings["certificate"]["summary"].startswith("intermediate 'CN=Issuing CA' is signed with sha1")
+
+
+def test_a_valid_chain_passes_with_its_notes_counted_in_the_summary():
+    path = _path(("anchor", "CN=Hospital Root CA", {"self_signed": True}))
+    notes = ["anchor 'CN=Hospital Root CA' has no keyUsage extension (RFC 5280 4.2.1.3 ...)"]
+    findings, compliant = _judge(_with(certificate={"path": path, "notes": notes}))
+    assert compliant is True
+    cert = findings["certificate"]
+    assert cert["status"] == "pass" and cert["evidence"]["notes"] == notes
+    assert "valid chain to 'CN=Hospital Root CA' for portal.hospital.example" in cert["summary"]
+    assert "1 note(s)" in cert["summary"]
+
+
+def test_the_client_certificate_is_judged_like_the_servers():
+    client = {"error": None, "path": _path()[:1]}
+    client["path"][0].update(role="client", subject_name="CN=probe", key_bits=1024)
+    findings, compliant = _judge(_with(client_auth={"client_certificate": client}))
+    assert compliant is False
+    assert "the client certificate 'CN=probe' has an RSA key of 1024 bits" in findings["client_auth"]["summary"]
+
+
+def test_a_failure_resting_only_on_unconfirmed_values_says_so_in_its_summary():
+    findings, _ = _judge(_with(protocols=["TLSv1.2", "TLSv1.3"], dh_bits=1024,
+                               suites={"TLSv1.2": ["TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"],
+                                       "TLSv1.3": ["TLS_AES_128_GCM_SHA256"]}), "mhlw-c11-tls12")
+    kex = findings["key_exchange"]
+    assert kex["status"] == "fail"
+    assert "rests only on profile values the guideline does not confirm (min_dh_bits)" in kex["summary"]
+    assert kex["evidence"]["rests_only_on_unconfirmed"] == ["min_dh_bits"]
+
+
+def test_every_finding_has_a_one_line_summary():
+    for facts in (compliant_facts(), _with(protocols=["TLSv1.0", "TLSv1.3"], groups=["secp224r1"])):
+        for finding in _judge(facts)[0].values():
+            assert finding["summary"] and "\n" not in finding["summary"] and len(finding["summary"]) <= 240
+            assert "{" not in finding["summary"] and "[" not in finding["summary"]
 
 
 def test_extras_are_warnings_never_failures():
@@ -136,6 +208,15 @@ def test_extras_are_warnings_never_failures():
     assert "compression" in warnings and "renegotiation" in warnings and "Strict-Transport-Security" in warnings
     assert findings["cipher_suites"]["evidence"]["warnings"]
     assert findings["certificate"]["evidence"]["warnings"]
+
+
+def test_weak_client_signature_schemes_are_a_warning_not_a_failure():
+    findings, compliant = _judge(_with(client_auth={"certificate_request": {
+        "weak_signature_algorithms": ["rsa_pkcs1_sha1"], "ca_names": ["CN=Client CA"]}}))
+    assert compliant is True
+    warning = findings["client_auth"]["evidence"]["warnings"][0]
+    assert "client signatures made with SHA-1 or MD5 (rsa_pkcs1_sha1)" in warning
+    assert "from CN=Client CA" in findings["client_auth"]["summary"]
 
 
 def test_a_client_with_a_certificate_refused_is_reported():
