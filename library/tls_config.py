@@ -132,6 +132,13 @@ options:
         C(systemctl try-reload-or-restart nginx) / C(apache2) / C(httpd) (reloads a running service,
         leaves a stopped one stopped). An empty string skips the reload.
     type: raw
+  check_id:
+    description:
+      - The check id of the findings. V(c10.tls.server_config) for the web server of a patient-facing endpoint
+        judged under clause C.10 (not a C.11 endpoint, e.g. a CRYPTREC profile); V(c11.tls.server_config) otherwise.
+    type: str
+    choices: [c11.tls.server_config, c10.tls.server_config]
+    default: c11.tls.server_config
   backup_dir:
     description:
       - Where the original of every changed file is copied first, as C(BACKUP_DIR/TIMESTAMP/ABSOLUTE/PATH).
@@ -263,6 +270,9 @@ from ansible.module_utils import iryo_apache, iryo_nginx
 from ansible.module_utils.iryo_tlsconf import SETTINGS, ConfigError, WantedError, build_wanted, encode_text, plan
 
 CHECK = "c11.tls.server_config"
+# The same check for the web servers of patient-facing endpoints outside C.11 (clause C.10): a CRYPTREC
+# profile judged there must never read as a C.11 pass.
+C10_CHECK = "c10.tls.server_config"
 ENV = {"LANG": "C", "LC_ALL": "C"}
 ADAPTERS = {"nginx": iryo_nginx.Adapter, "apache": iryo_apache.Adapter}
 
@@ -477,6 +487,7 @@ def main():
             validate_command=dict(type="raw"),
             reload_command=dict(type="raw"),
             backup_dir=dict(type="path", default="/var/backups/iryo-guard/tls_config"),
+            check_id=dict(type="str", default=CHECK, choices=[CHECK, C10_CHECK]),
         ),
         supports_check_mode=True,
     )
@@ -540,6 +551,8 @@ def main():
             {"searched": [iryo_nginx.DEFAULT_CONFIG] + list(iryo_apache.DEFAULT_CONFIGS)}, {}, "", False))
     if not results["diff"]:
         del results["diff"]
+    for item in findings:
+        item["check"] = params["check_id"]
     if failures:
         module.fail_json(msg=" ".join(failures), changed=changed, findings=findings, **results)
     module.exit_json(changed=changed, findings=findings, **results)

@@ -19,8 +19,14 @@ description:
     certificate and how it treats a client without a certificate.
   - Judges them against a profile of C(data/tls_profiles.yml) and returns findings for the checks
     C(c11.tls.protocol_versions), C(c11.tls.cipher_suites), C(c11.tls.key_exchange),
-    C(c11.tls.certificate) and C(c11.tls.client_auth). An unreachable or broken endpoint gives
-    C(error) findings for all five, never a pass.
+    C(c11.tls.certificate) and C(c11.tls.client_auth) of a C.11 endpoint (O(clause=C.11)), or
+    C(c10.tls.protocol_versions), C(c10.tls.cipher_suites), C(c10.tls.key_exchange), C(c10.tls.certificate)
+    and C(c10.tls.client_auth) of a patient-facing endpoint outside C.11 (O(clause=C.10)). An unreachable
+    or broken endpoint gives C(error) findings for all five, never a pass.
+  - The certificate chain is valid when OpenSSL's verifier (C(openssl verify -purpose sslserver)) accepts it
+    for O(ca_file) and O(server_name), as curl and C(openssl s_client) decide; the leaf must carry a
+    subjectAltName, and every certificate of the path must meet the profile's key and signature rules.
+    Web-PKI observations (a CA without keyUsage, a leaf valid for more than 398 days, ...) are notes, never failures.
   - Few handshakes (about 12-20 for a compliant endpoint). Suites and groups are found by
     elimination from what the server selects, TLS 1.3 through HelloRetryRequests; see docs/tls-probe.md.
   - It does not decide whether a host may use C(mhlw-c11-tls12); the C.11 role does.
@@ -41,6 +47,14 @@ options:
     type: str
     required: true
     choices: [mhlw-c11, mhlw-c11-tls12, cryptrec-high, cryptrec-recommended]
+  clause:
+    description:
+      - The clause the endpoint is judged under. V(C.11) (HTTPS over an open network) accepts only the profiles
+        V(mhlw-c11) and V(mhlw-c11-tls12); any other profile is refused before probing. V(C.10) (a patient-facing
+        TLS endpoint outside C.11) accepts every profile and reports as C(c10.tls.*).
+    type: str
+    choices: [C.10, C.11]
+    default: C.11
   server_name:
     description: SNI and the name the certificate must be valid for. Default O(host) (no SNI for an IP address).
     type: str
@@ -111,7 +125,10 @@ dh_bits:
   returned: success
   type: int
 certificate:
-  description: Leaf key type/size/curve, signature hash, validity, subjectAltNames, chain validation.
+  description:
+    - Leaf key type/size/curve, signature hash, validity, subjectAltNames; C(chain_valid) and C(chain_error)
+      (OpenSSL's verdict, in words); C(path) (every certificate of the validated path with its facts);
+      C(notes) (web-PKI observations, never failures).
   returned: success
   type: dict
 client_auth:
@@ -131,6 +148,10 @@ elapsed_s:
 profile:
   description: The profile id judged against.
   returned: always
+  type: str
+clause:
+  description: The clause the endpoint was judged under (C.11 or C.10).
+  returned: success
   type: str
 findings:
   description: One finding per check in the common schema (docs/findings-schema.md).

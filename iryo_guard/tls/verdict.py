@@ -192,9 +192,20 @@ def key_exchange(facts, profile, check):
     passed = "groups %s%s; no static RSA/ECDH key exchange" % (
         _some(facts["groups"], 5) or "none seen",
         ", DHE with %d-bit primes" % facts["dh_bits"] if facts.get("dh_bits") else "")
-    return _finding(check, facts["target"], violations, evidence,
-                    _expected(profile, "key_exchange", "min_dh_bits", "groups"), remediation, True, passed,
-                    incomplete=facts.get("incomplete"))
+    finding = _finding(check, facts["target"], violations, evidence,
+                       _expected(profile, "key_exchange", "min_dh_bits", "groups"), remediation, True, passed,
+                       incomplete=facts.get("incomplete"))
+    if violations:
+        static = [v for v in violations if v["requirement"] == "key_exchange"]
+        parts = ["%d suite(s) without forward secrecy (static %s key exchange), e.g. %s" % (
+            len(static), "/".join(sorted({ciphers.kex_family(v["suite"]) for v in static})), static[0]["suite"])
+                 ] if static else []
+        parts += [v["violation"] for v in violations if v["requirement"] != "key_exchange"]
+        summary = "; ".join(parts)
+        if finding["evidence"].get("rests_only_on_unconfirmed"):
+            summary = _fail_summary(violations)
+        finding["summary"] = _sentence(summary)
+    return finding
 
 
 def _label(cert):

@@ -16,6 +16,7 @@ from iryo_guard.catalog import load_catalog  # noqa: E402
 from iryo_guard.enrich import InputError, validate_exceptions  # noqa: E402
 from iryo_guard.maintenance import WindowError, in_window, next_opening  # noqa: E402
 from iryo_guard.tls.profiles import ProfileError, get_profile  # noqa: E402
+from iryo_guard.tls.verdict import profile_allowed  # noqa: E402
 
 FALLBACK_CHECK = "c11.tls.protocol_versions"
 
@@ -53,6 +54,43 @@ def iryo_tls_fallback_exception(target, exceptions):
     return None
 
 
+def _endpoint_target(endpoint):
+    return "%s:%s (%s)" % (endpoint.get("probe_host"), endpoint.get("probe_port"), endpoint.get("server_name"))
+
+
+def iryo_tls_endpoint_problems(endpoints, exceptions=None):
+    """Why the declared TLS endpoints cannot be judged as declared: one sentence each, [] when fine.
+
+    - a C.11 endpoint is judged only against mhlw-c11, or mhlw-c11-tls12 with a recorded exception
+      (C.11 allows TLS 1.2 only where 1.3 is impossible); other profiles belong to clause C.10;
+    - tls_config sets every TLS server block of one web server alike: one profile and clause per server."""
+    problems, per_server = [], {}
+    for endpoint in endpoints or []:
+        name, clause, profile_id = endpoint.get("name"), endpoint.get("clause") or "C.11", endpoint.get("profile")
+        refused = profile_allowed(clause, profile_id)
+        if refused:
+            problems.append("%s: %s" % (name, refused))
+            continue
+        try:
+            needs_exception = iryo_tls_profile(profile_id)["requires_exception"]
+        except AnsibleFilterError as exc:
+            problems.append("%s: %s" % (name, exc))
+            continue
+        target = _endpoint_target(endpoint)
+        if needs_exception and iryo_tls_fallback_exception(target, exceptions) is None:
+            problems.append("%s uses profile %s, which C.11 allows only where TLS 1.3 is impossible: record an "
+                            "exception for check %s with target \"%s:%s*\", a reason, an approver and an expiry "
+                            "date" % (name, profile_id, FALLBACK_CHECK, endpoint.get("probe_host"),
+                                      endpoint.get("probe_port")))
+        per_server.setdefault(endpoint.get("server"), set()).add((clause, profile_id))
+    for server, kinds in sorted(per_server.items(), key=lambda item: str(item[0])):
+        if len(kinds) > 1:
+            problems.append("the %s endpoints name different clauses or profiles (%s); tls_config sets every TLS "
+                            "server block of one web server alike: give them one" % (
+                                server, ", ".join("%s %s" % kind for kind in sorted(kinds))))
+    return problems
+
+
 def iryo_in_maintenance_window(window):
     """True when now (the controller's clock, in the window's time zone) is inside the window."""
     try:
@@ -86,6 +124,7 @@ def iryo_role_argument_specs(roles_dir):
 class FilterModule:
     def filters(self):
         return {"iryo_tls_profile": iryo_tls_profile, "iryo_tls_fallback_exception": iryo_tls_fallback_exception,
+                "iryo_tls_endpoint_problems": iryo_tls_endpoint_problems,
                 "iryo_in_maintenance_window": iryo_in_maintenance_window,
                 "iryo_maintenance_window_next": iryo_maintenance_window_next,
                 "iryo_role_argument_specs": iryo_role_argument_specs}
