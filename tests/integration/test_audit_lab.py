@@ -21,9 +21,11 @@ EVERY_HOST = {"c12.patches.security_pending", "c12.antimalware.signatures_fresh"
               "d2.keystore.fips_level1"}  # Debian has no validated module: fails honestly
 LEGACY_TLS = {"c11.tls.protocol_versions", "c11.tls.cipher_suites",  # TLS 1.0/1.1, CBC
               "c11.tls.key_exchange", "c11.tls.server_config"}  # static RSA; the configs that allow them
+# The portal is patient-facing, not a C.11 endpoint: the same weaknesses under C.10's TLS checks.
+PORTAL_TLS = {check.replace("c11.", "c10.") for check in LEGACY_TLS}
 KEYS = {"c13.keys.permissions"}  # the TLS server keys are world-readable
 SEEDED_FAILURES = {
-    "portal": EVERY_HOST | LEGACY_TLS | KEYS,
+    "portal": EVERY_HOST | PORTAL_TLS | KEYS,
     "ehr": EVERY_HOST | LEGACY_TLS | KEYS | {"c11.tls.client_auth"},  # mhlw-c11 wants client certificates
     "files": EVERY_HOST,
     "gateway": EVERY_HOST,
@@ -155,6 +157,19 @@ def test_bad_exception_is_refused_before_any_host_is_touched(lab, tmp_path):
     assert result.returncode != 0
     assert "approver" in result.stdout + result.stderr
     assert "C.12 | AUDIT" not in result.stdout, "no check may run after bad input"
+
+
+@pytest.mark.parametrize("profile", ["cryptrec-high", "cryptrec-recommended"])
+def test_a_cryptrec_profile_on_a_c11_endpoint_is_refused_before_any_host_is_touched(lab, tmp_path, profile):
+    """C.11 is judged only against C.11: a CRYPTREC profile would pass TLS 1.2 without an exception and
+    without client certificates."""
+    endpoint = {"name": "ehr-https", "server": "apache", "probe_host": "127.0.0.1", "probe_port": 9443,
+                "server_name": "ehr.lab.iryo", "profile": profile}
+    result = lab.playbook("playbooks/audit.yml", "--limit", "ehr", "-e",
+                          json.dumps({"c11_tls_endpoints": [endpoint]}), report_dir=tmp_path)
+    assert result.returncode != 0
+    assert "a C.11 endpoint is judged against mhlw-c11" in result.stdout, result.stdout[-3000:]
+    assert "C.10 | AUDIT" not in result.stdout and "C.11 | AUDIT" not in result.stdout, "no check may run"
 
 
 def test_module_failure_is_an_error_never_a_pass(lab, tmp_path):

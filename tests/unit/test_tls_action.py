@@ -1,5 +1,6 @@
 """The tls_probe action plugin and its documentation stub agree with each other and with the data."""
 
+import datetime
 import importlib.util
 from pathlib import Path
 
@@ -39,3 +40,27 @@ def test_return_documents_what_the_issue_asks_for():
     for key in ("compliant", "protocols", "suites", "groups", "dh_bits", "certificate", "client_auth",
                 "handshakes", "elapsed_s", "profile", "findings"):
         assert key in doc, key
+
+
+def test_the_clause_option_limits_the_profiles():
+    spec = _load("plugins/action/tls_probe.py", "tls_probe_action").argument_spec()
+    assert spec["clause"] == {"type": "str", "default": "C.11", "choices": ["C.10", "C.11"]}
+
+
+def test_endpoint_problems_filter():
+    """The input play's rule: C.11 endpoints only with C.11 profiles, the fallback only with an exception,
+    one clause and profile per web server."""
+    filters = _load("plugins/filter/iryo.py", "iryo_filters").FilterModule().filters()
+    problems = filters["iryo_tls_endpoint_problems"]
+    ehr = {"name": "ehr", "server": "apache", "probe_host": "10.0.0.5", "probe_port": 443,
+           "server_name": "ehr.example", "profile": "mhlw-c11"}
+    assert problems([ehr]) == []
+    assert "judged against mhlw-c11" in problems([dict(ehr, profile="cryptrec-high")])[0]
+    assert problems([dict(ehr, profile="cryptrec-high", clause="C.10")]) == []
+    fallback = problems([dict(ehr, profile="mhlw-c11-tls12")])
+    assert len(fallback) == 1 and 'target "10.0.0.5:443*"' in fallback[0]
+    exception = {"check": "c11.tls.protocol_versions", "target": "10.0.0.5:443*", "reason": "legacy clinic PCs",
+                 "approver": "CISO", "expires": (datetime.date.today() + datetime.timedelta(days=365)).isoformat()}
+    assert problems([dict(ehr, profile="mhlw-c11-tls12")], [exception]) == []
+    mixed = problems([ehr, dict(ehr, name="portal", profile="cryptrec-high", clause="C.10")])
+    assert len(mixed) == 1 and "different clauses or profiles" in mixed[0]
