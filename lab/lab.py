@@ -5,6 +5,7 @@ Real Debian systems under systemd in podman containers, reached over SSH on 127.
 non-compliant with MHLW guideline 5.2 §6.11 (docs/lab.md lists hosts and seeded weaknesses).
 
     lab.py build [--force]   build the images (mmdebstrap) and the internal mirror's packages; cached
+    lab.py image-tag CODENAME  print this checkout's image tag for bookworm or trixie (tests use it)
     lab.py up [--hosts N]    start the lab (building missing images first), write inventory/lab/hosts.yml
     lab.py down              remove containers, network, mirror tree and hosts.yml (keeps images, cache)
     lab.py status            hosts, state, ports
@@ -170,8 +171,7 @@ def deb_filename(package: str, version: str, arch: str) -> str:
 
 
 # ==== BEGIN IMAGE RECIPE: this section, lab/images/** and the archive key make the image tag ====
-CODENAMES = ("bookworm", "trixie")  # bookworm is required; trixie is built when mmdebstrap manages
-REQUIRED_CODENAME = "bookworm"
+CODENAMES = ("bookworm", "trixie")  # both required: files runs trixie, the OpenSSH 10 tests need it
 DEBIAN_RELEASE = {"bookworm": "12", "trixie": "13"}
 DEBIAN_URL = "http://deb.debian.org/debian"
 IMPORT_CHANGES = ('CMD ["/sbin/init"]',)
@@ -365,10 +365,6 @@ def image_exists(tag: str) -> bool:
     return podman("image", "exists", tag, check=False).returncode == 0
 
 
-def failed_marker(tag: str) -> Path:
-    return BUILD_DIR / (tag.split(":", 1)[1] + ".failed")
-
-
 def build_image(codename: str, tag: str) -> float:
     """mmdebstrap a chroot tarball, import it as the image; returns the seconds it took."""
     started = time.monotonic()
@@ -388,7 +384,9 @@ def build_image(codename: str, tag: str) -> float:
                 raise LabError("mmdebstrap %s timed out after %ss (log: %s)"
                                % (codename, MMDEBSTRAP_TIMEOUT, log_file)) from None
         if result.returncode != 0:
-            raise LabError("mmdebstrap %s failed (log: %s):\n%s" % (codename, log_file, tail(log_file.read_text())))
+            # The log's tail for the person reading the terminal; the error itself stays one line.
+            print(tail(log_file.read_text()), file=sys.stderr, flush=True)
+            raise LabError("mmdebstrap %s failed (exit %d); log: %s" % (codename, result.returncode, log_file))
         changes = [arg for change in IMPORT_CHANGES for arg in ("--change", change)]
         podman("import", *changes, "--change", "LABEL iryo-lab.codename=%s" % codename,
                "--message", "iryo-lab %s image" % codename, str(tarball), tag, timeout=IMPORT_TIMEOUT)
@@ -397,13 +395,11 @@ def build_image(codename: str, tag: str) -> float:
     return time.monotonic() - started
 
 
-def build_images(tags: dict[str, str], force: bool, retry_failed: bool) -> None:
+def build_images(tags: dict[str, str], force: bool) -> None:
     todo = {}
     for codename, tag in tags.items():
         if image_exists(tag) and not force:
             log("image %s: cached" % tag)
-        elif failed_marker(tag).exists() and not retry_failed and codename != REQUIRED_CODENAME:
-            log("image %s: skipped, its build failed before (`lab.py build` tries again)" % tag)
         else:
             todo[codename] = tag
     if not todo:
@@ -414,19 +410,18 @@ def build_images(tags: dict[str, str], force: bool, retry_failed: bool) -> None:
     # The two builds are CPU-bound dpkg runs; on 2 cores running them side by side halves the wall time.
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(todo)) as pool:
         futures = {codename: pool.submit(build_image, codename, tag) for codename, tag in todo.items()}
+    # Every image is required: a lab without trixie would quietly test OpenSSH 9.2 only.
+    failed = []
     for codename, future in futures.items():
-        tag = todo[codename]
         try:
             seconds = future.result()
         except LabError as error:
-            if codename == REQUIRED_CODENAME:
-                raise
-            failed_marker(tag).write_text(str(error))
-            warn("the %s image could not be built; the lab uses %s for every host.\n%s"
-                 % (codename, REQUIRED_CODENAME, error))
+            failed.append("%s: %s" % (codename, error))
             continue
-        failed_marker(tag).unlink(missing_ok=True)
-        log("image %s: built in %.0f s" % (tag, seconds))
+        log("image %s: built in %.0f s" % (todo[codename], seconds))
+    if failed:
+        raise LabError("the lab needs every image (%s) and could not build %s"
+                       % (", ".join(CODENAMES), "; ".join(failed)))
 
 
 def image_manifest(tag: str) -> dict[str, tuple[str, str]]:
@@ -479,20 +474,20 @@ def prune_old_builds(tags: dict[str, str]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def ensure_images(force: bool = False, retry_failed: bool = False) -> dict[str, str]:
-    """Images and mirror trees for every codename that builds; {codename: tag}."""
+def ensure_images(force: bool = False) -> dict[str, str]:
+    """Images and mirror trees for every codename; {codename: tag}."""
     require_root()
     check_podman()
     ensure_archive_key()
     tags = image_tags()
-    build_images(tags, force, retry_failed)
-    available = {codename: tag for codename, tag in tags.items() if image_exists(tag)}
-    if REQUIRED_CODENAME not in available:
-        raise LabError("the %s image is missing after the build" % REQUIRED_CODENAME)
-    for codename, tag in available.items():
+    build_images(tags, force)
+    missing = [tag for tag in tags.values() if not image_exists(tag)]
+    if missing:
+        raise LabError("missing after the build: %s" % ", ".join(missing))
+    for codename, tag in tags.items():
         ensure_repo(codename, tag)
     prune_old_builds(tags)
-    return available
+    return tags
 
 
 # ---- the internal mirror's tree (lab/.state/mirror) -------------------------------------------
@@ -677,15 +672,14 @@ def env_port(name: str, default: int) -> int:
 
 def lab_hosts(images: dict[str, str], generic: int) -> list[Host]:
     ssh = env_port("IRYO_LAB_SSH_PORT_BASE", 2200)
-    bookworm = images[REQUIRED_CODENAME]
-    files_codename = "trixie" if "trixie" in images else REQUIRED_CODENAME
+    bookworm = images["bookworm"]
     hosts = [
-        Host("mirror", "mirror", REQUIRED_CODENAME, bookworm, None),
+        Host("mirror", "mirror", "bookworm", bookworm, None),
         Host("portal", "portal", "bookworm", bookworm, "patient_facing", ssh + 1,
              env_port("IRYO_LAB_PORTAL_TLS_PORT", 8443)),
         Host("ehr", "ehr", "bookworm", bookworm, "internal", ssh + 2, env_port("IRYO_LAB_EHR_TLS_PORT", 9443),
              connection="paramiko"),
-        Host("files", "files", files_codename, images[files_codename], "internal", ssh + 3),
+        Host("files", "files", "trixie", images["trixie"], "internal", ssh + 3),
         Host("gateway", "gateway", "bookworm", bookworm, "remote_access_gateway", ssh + 4),
     ]
     hosts += [Host("gen-%02d" % i, "generic", "bookworm", bookworm, "generic", ssh + 10 + i)
@@ -963,8 +957,16 @@ def remove_extra_generic(hosts: list[Host]) -> int:
 def cmd_build(args) -> None:
     started = time.monotonic()
     with lab_lock():
-        images = ensure_images(force=args.force, retry_failed=True)
+        images = ensure_images(force=args.force)
     log("images ready in %.0f s: %s" % (time.monotonic() - started, ", ".join(sorted(images.values()))))
+
+
+def cmd_image_tag(args) -> None:
+    """This checkout's tag for one codename (recipe hash included), whether or not it is built yet:
+    tests run exactly this image, never another checkout's or an older recipe's."""
+    if not ARCHIVE_KEYRING.exists():
+        raise LabError("no lab archive key yet (%s), so no image tag: run `lab.py build` first" % ARCHIVE_KEYRING)
+    print(image_tags()[args.codename])
 
 
 def cmd_up(args) -> None:
@@ -1071,11 +1073,13 @@ def main(argv=None) -> int:
     up.add_argument("--hosts", type=int, metavar="N", help="generic benchmark hosts gen-01..gen-NN (default: keep)")
     commands.add_parser("down", help="remove the lab's containers, network, mirror tree and inventory")
     commands.add_parser("status", help="show the lab's hosts, state and ports")
+    image_tag = commands.add_parser("image-tag", help="print this checkout's image tag for a codename")
+    image_tag.add_argument("codename", choices=CODENAMES)
     reset = commands.add_parser("reset", help="re-create hosts from their image: back to the seeded state")
     reset.add_argument("names", nargs="+", metavar="HOST")
     args = parser.parse_args(argv)
     handler = {"build": cmd_build, "up": cmd_up, "down": cmd_down, "status": cmd_status,
-               "reset": cmd_reset}[args.command]
+               "reset": cmd_reset, "image-tag": cmd_image_tag}[args.command]
     try:
         handler(args)
     except LabError as error:

@@ -1,6 +1,5 @@
 """The lab for integration tests: started once per session, removed at the end if we started it."""
 
-import fcntl
 import json
 import os
 import subprocess
@@ -55,21 +54,8 @@ class Lab:
         return json.loads((Path(report_dir) / "latest" / "report.json").read_text())
 
 
-LOCK_FILE = REPO / "lab" / ".state" / "lab.lock"
-
-
-@pytest.fixture(scope="session")
-def lab_lock():
-    """One user of the lab at a time: parallel test runs (or a developer's ad hoc runs under
-    `flock lab/.state/lab.lock ...`) wait here instead of re-creating each other's containers.
-    IRYO_LAB_LOCK_HELD=1 says the caller already holds it (flock is not re-entrant across processes)."""
-    if os.environ.get("IRYO_LAB_LOCK_HELD"):
-        yield
-        return
-    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK_FILE, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+# lab_lock (the session fixture the lab fixture holds) is in tests/conftest.py, shared with the
+# unit tests that build the lab images: one lock per process, so the two never wait for each other.
 
 
 @pytest.fixture(scope="session")

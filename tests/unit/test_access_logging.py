@@ -2,19 +2,20 @@
 
 journald input is real `systemd-analyze cat-config` output captured from the lab images
 (tests/fixtures/sshd/capture.sh). nginx and Apache edits are validated by this machine's real
-`nginx -t` / `apache2 -t`; rsyslog drop-ins by the real `rsyslogd -N1` of the lab image, in a
-throwaway container (the controller has no rsyslog).
+`nginx -t` / `apache2 -t`; rsyslog drop-ins by the real `rsyslogd -N1` of this checkout's lab
+image (built by the session fixture lab_images, tests/conftest.py), in a throwaway container (the
+controller has no rsyslog).
 """
 
 import os
 import secrets
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import iryo_journald
+import testkit
 from library_loader import load_library_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,21 +114,15 @@ def podman(*args, check=True, timeout=120):
 
 
 @pytest.fixture(scope="module")
-def rsyslog_box(tmp_path_factory):
-    try:
-        out = podman("images", "--format", "{{.Repository}}:{{.Tag}} {{.CreatedAt}}", "localhost/iryo-lab",
-                     check=False).stdout
-    except FileNotFoundError:
-        pytest.skip("podman is not installed; rsyslogd -N1 needs the lab image")
-    images = sorted((line.split(" ", 1)[1], line.split()[0]) for line in out.splitlines() if ":bookworm-" in line)
-    if not images:
-        pytest.skip("no lab image localhost/iryo-lab:bookworm-* (./iryo lab build)")
+def rsyslog_box(tmp_path_factory, lab_images):
+    image = lab_images["bookworm"]
     shared = tmp_path_factory.mktemp("rsyslog")
     cid = podman("run", "-d", "--rm", "--name", "iryo-test-rsyslog-%s" % secrets.token_hex(3), "-v",
-                 "%s:%s" % (shared, shared), images[-1][1], "sleep", "600").stdout.strip()
+                 "%s:%s" % (shared, shared), image, "sleep", "600").stdout.strip()
     try:
-        if podman("exec", cid, "test", "-x", "/usr/sbin/rsyslogd", check=False).returncode != 0:
-            pytest.skip("the lab image %s has no rsyslog yet" % images[-1][1])
+        # lab/images/packages.txt installs rsyslog: an image without it is a broken build, not a skip.
+        assert podman("exec", cid, "test", "-x", "/usr/sbin/rsyslogd", check=False).returncode == 0, \
+            "%s has no /usr/sbin/rsyslogd (lab/images/packages.txt lists rsyslog)" % image
         yield cid, shared
     finally:
         podman("rm", "-f", "-t", "0", cid, check=False)
@@ -184,7 +179,7 @@ http {{
 """
 
 
-@pytest.mark.skipif(not shutil.which("nginx") and not os.path.exists("/usr/sbin/nginx"), reason="nginx not installed")
+@pytest.mark.requires_tools("nginx")
 @pytest.mark.parametrize("where", ["server", "http", "none"])
 def test_nginx_access_log_off_is_found_and_fixed(tmp_path, mod, where):
     cert(tmp_path)
@@ -207,7 +202,7 @@ def test_nginx_access_log_off_is_found_and_fixed(tmp_path, mod, where):
     else:
         adapter.insert(edits_for, plan[1], mod.NGINX_LOG, {"setting": "access_log"})
     conf.write_text(edits[str(conf)].apply())
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = testkit.tool("nginx")
     done = subprocess.run([nginx, "-t", "-c", str(conf)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     again = mod.nginx_servers(str(conf))[1][0][0]
@@ -233,7 +228,7 @@ Listen 127.0.0.1:19443
 """
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/lib/apache2/modules/mod_ssl.so"), reason="apache2 not installed")
+@pytest.mark.requires_tools("apache2")
 @pytest.mark.parametrize("case", ["none", "devnull", "global", "vhost"])
 def test_apache_ssl_vhost_without_customlog_is_found_and_fixed(tmp_path, mod, case):
     cert(tmp_path)
@@ -258,7 +253,7 @@ def test_apache_ssl_vhost_without_customlog_is_found_and_fixed(tmp_path, mod, ca
     else:
         adapter.insert(edits_for, plan[1], line, {"setting": "access_log"})
     conf.write_text(edits[str(conf)].apply())
-    done = subprocess.run(["/usr/sbin/apache2", "-t", "-f", str(conf)], capture_output=True, text=True)
+    done = subprocess.run([testkit.tool("apache2"), "-t", "-f", str(conf)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     again = mod.apache_servers(str(conf))[1][0][0]
     assert again["on"] and again["access_log"] == ["logs/ssl_access_log combined"]

@@ -2,9 +2,10 @@
 
 Parsing tests read real `sshd -T` output captured from the lab images (tests/fixtures/sshd/capture.sh).
 Everything that needs sshd itself runs the REAL sshd of Debian 12 (OpenSSH 9.2) and Debian 13
-(OpenSSH 10.0) in a throwaway container from the lab image (the controller has no openssh-server):
-the test's temporary folder is bind-mounted at the same path, so `sshd -T -f TMP/...` reads the
-same files the test wrote.
+(OpenSSH 10.0) in a throwaway container from this checkout's lab image (the controller has no
+openssh-server; the session fixture lab_images builds the images first, tests/conftest.py): the
+test's temporary folder is bind-mounted at the same path, so `sshd -T -f TMP/...` reads the same
+files the test wrote.
 """
 
 import json
@@ -197,17 +198,6 @@ def podman(*args, check=True, timeout=120):
     return done
 
 
-def lab_image(codename):
-    try:
-        out = podman("images", "--format", "{{.Repository}}:{{.Tag}} {{.CreatedAt}}", "localhost/iryo-lab",
-                     check=False).stdout
-    except FileNotFoundError:
-        return None
-    tags = sorted((line.split(" ", 1)[1], line.split()[0]) for line in out.splitlines()
-                  if ":%s-" % codename in line.split()[0])
-    return tags[-1][1] if tags else None
-
-
 class Box:
     """A container with real sshd; run_command() stands in for AnsibleModule's (the command really runs)."""
 
@@ -226,10 +216,8 @@ class Box:
 
 
 @pytest.fixture(scope="module", params=["bookworm", "trixie"])
-def box(request, tmp_path_factory):
-    image = lab_image(request.param)
-    if not image:
-        pytest.skip("no lab image localhost/iryo-lab:%s-* (./iryo lab build); real sshd needed" % request.param)
+def box(request, tmp_path_factory, lab_images):
+    image = lab_images[request.param]  # exactly this checkout's image, never another tag of the same codename
     shared = tmp_path_factory.mktemp("sshd-%s" % request.param)
     name = "iryo-test-sshd-%s-%s" % (request.param, secrets.token_hex(3))
     cid = podman("run", "-d", "--rm", "--name", name, "-v", "%s:%s" % (shared, shared), image,
