@@ -1,4 +1,5 @@
 import copy
+import hashlib
 import re
 from pathlib import Path
 
@@ -8,7 +9,8 @@ import yaml
 from iryo_guard.catalog import DEFAULT_CATALOG, CatalogError, check_prefix, load_catalog, parse_catalog
 
 REPO = Path(__file__).resolve().parents[2]
-EXCERPT = REPO.parent / "shared" / "reference" / "guideline-5.2-6.11-excerpt.txt"
+# The guideline excerpt the project was given, copied into the repository (first line: where it came from).
+EXCERPT = REPO / "data" / "reference" / "guideline-5.2-6.11-excerpt.txt"
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +35,27 @@ def _normalise(text):
     return re.sub(r"\s+", "", text)
 
 
-@pytest.mark.skipif(not EXCERPT.exists(), reason="shared reference excerpt not present")
+def _excerpt():
+    header, text = EXCERPT.read_text(encoding="utf-8").split("\n", 1)
+    return header, text
+
+
+def test_excerpt_copy_is_unchanged_since_it_was_copied():
+    """The header records the sha256 of the text as given; an edit to the copy shows here."""
+    header, text = _excerpt()
+    recorded = re.search(r"sha256 of the copied text: ([0-9a-f]{64})", header).group(1)
+    assert hashlib.sha256(text.encode("utf-8")).hexdigest() == recorded
+    assert "6.11" in text and "TLS1.3" in text
+
+
 @pytest.mark.parametrize("clause_id", ["C.9", "C.10", "C.11", "C.12", "C.13", "D.1"])
 def test_japanese_text_is_verbatim_from_the_excerpt(clause_id):
-    excerpt = _normalise(EXCERPT.read_text(encoding="utf-8"))
+    excerpt = _normalise(_excerpt()[1])
     assert _normalise(load_catalog().clause(clause_id)["text_ja"]) in excerpt
+
+
+def test_catalog_cites_the_excerpt_where_it_is():
+    assert "data/reference/guideline-5.2-6.11-excerpt.txt" in DEFAULT_CATALOG.read_text(encoding="utf-8")
 
 
 def test_unconfirmed_clauses_say_so(raw):

@@ -2,14 +2,16 @@
 started here on 127.0.0.1 carries the mail. Also the callback end to end: two ansible-playbook
 runs whose second one regresses notify through the command."""
 
+import calendar
 import email
+import importlib.util
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import threading
+import time
 from email import policy
 from pathlib import Path
 
@@ -177,10 +179,23 @@ FAKE_CHECK = """
 """
 
 
+def fresh_clamav_databases(folder):
+    """main, daily and bytecode databases whose headers are dated relative to now (daily built two
+    hours ago, within the check's 24 hours), made by the same code as the crafted fixtures
+    (tests/fixtures/clamav/make_fixtures.py), so this test passes on any day it runs."""
+    spec = importlib.util.spec_from_file_location("make_fixtures", ROOT / "tests" / "fixtures" / "clamav" /
+                                                  "make_fixtures.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    now = calendar.timegm(time.gmtime())
+    (folder / "main.cvd").write_bytes(make.cvd(now - 400 * 86400, 62, 6647427, "sigmgr", offset_minutes=-240))
+    (folder / "daily.cvd").write_bytes(make.cvd(now - 2 * 3600, 27829, 2076410, "raynman"))
+    (folder / "bytecode.cvd").write_bytes(make.cvd(now - 30 * 86400, 335, 86, "raynman", offset_minutes=-300))
+
+
 def test_callback_notifies_the_command_when_a_run_regresses(tmp_path):
-    """Two real ansible-playbook runs of a real check (av_signatures on a folder): signatures present
+    """Two real ansible-playbook runs of a real check (av_signatures on a folder): signatures fresh
     (pass), then gone (fail). The second run's callback writes history and runs the command."""
-    fixtures = ROOT / "tests" / "fixtures" / "clamav"
     db = tmp_path / "db"
     db.mkdir()
     playbook = tmp_path / "p.yml"
@@ -197,20 +212,19 @@ def test_callback_notifies_the_command_when_a_run_regresses(tmp_path):
                                "-e", json.dumps({"iryo_notify_command": command}), *extra, str(playbook)],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
-    for name in ("main-valid.cvd", "daily-valid.cvd", "bytecode-valid.cvd"):
-        shutil.copy(fixtures / name, db / name)
+    fresh_clamav_databases(db)
     first = run()
     history = (tmp_path / "reports" / "history.jsonl").read_text().splitlines()
     assert len(history) == 1, first.stdout[-2000:]
-    status_first = json.loads(history[0])["cells"]["localhost"]["C.12"]["status"]
+    # The regression needs a passing first run: fresh databases must pass, whatever today's date.
+    assert json.loads(history[0])["cells"]["localhost"]["C.12"]["status"] == "pass", first.stdout[-3000:]
+    assert not got.exists()  # nothing regressed yet: no notification
     for item in db.iterdir():
         item.unlink()
     second = run()
     history = (tmp_path / "reports" / "history.jsonl").read_text().splitlines()
     assert len(history) == 2
     assert json.loads(history[1])["cells"]["localhost"]["C.12"]["status"] in ("fail", "error")
-    if status_first in ("fail", "error"):
-        pytest.skip("the fixture databases are too old to pass today: no regression to observe")
     assert got.exists(), second.stdout[-3000:]
     doc = json.loads(got.read_text())
     assert doc["regressions"][0]["host"] == "localhost" and doc["regressions"][0]["kind"] == "regressed"
