@@ -50,11 +50,12 @@ def setup_message(what: str, package: str) -> str:
 
 
 def tool(name: str) -> str:
-    """Absolute path of a tool that `./iryo setup` installs; fails the test when it is not there."""
+    """Absolute path of a tool that `./iryo setup` installs (a name, or an absolute path); fails the test
+    when it is not there."""
     found = shutil.which(name) or next((os.path.join(d, name) for d in SEARCH_DIRS
                                         if os.access(os.path.join(d, name), os.X_OK)), None)
     if not found:
-        pytest.fail(setup_message(name, SETUP_TOOLS.get(name, "?")), pytrace=False)
+        pytest.fail(setup_message(name, SETUP_TOOLS.get(os.path.basename(name), "?")), pytrace=False)
     return found
 
 

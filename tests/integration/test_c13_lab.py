@@ -20,6 +20,8 @@ KEYS = {"portal": "/etc/nginx/ssl/portal.lab.iryo.key", "ehr": "/etc/apache2/ssl
 SNAPSHOT = ("for f in $(find /etc/nginx /etc/apache2 /etc/ssl/private -type f 2>/dev/null | sort); do "
             "stat -c '%n %a %U:%G' \"$f\"; sha256sum \"$f\"; done")
 PIN = "246810"
+NO_SOFTHSM = ("the lab image has no softhsm2-util/pkcs11-tool, which lab/images/packages.txt installs: "
+              "rebuild it with ./iryo lab build --force")
 
 
 def recap_changed(stdout):
@@ -93,14 +95,13 @@ def test_d2_fails_honestly_on_debian_and_says_what_would_pass(cycle):
         assert finding["status"] == "fail" and finding["clause"] == "D.2"
         assert "validated" in finding["remediation"]
         assert finding["evidence"]["openssl"]["fips_module_file"] is None
-        if cycle["softhsm"]:
-            modules = finding["evidence"]["pkcs11_modules"]
-            assert any(m.get("not_validated", {}).get("id") == "softhsm2" for m in modules)
+        assert cycle["softhsm"], NO_SOFTHSM
+        modules = finding["evidence"]["pkcs11_modules"]
+        assert any(m.get("not_validated", {}).get("id") == "softhsm2" for m in modules)
 
 
 def test_token_key_on_portal_is_listed_and_accepted_as_signing_key(cycle):
-    if not cycle["softhsm"]:
-        pytest.skip("the lab image has no softhsm2/opensc yet")
+    assert cycle["softhsm"], NO_SOFTHSM
     result, done = cycle["token"]
     token_keys = [k for k in result["keys"] if k["on_token"]]
     assert [(k["label"], k["type"], k["curve"]) for k in token_keys] == [("doctor-sign", "EC", "P-256")]

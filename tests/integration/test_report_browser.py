@@ -1,7 +1,7 @@
 """The HTML report in a real browser: headless Chromium opens it from disk (file://).
 
-Run with ``pytest -m browser tests/integration/test_report_browser.py``. Skipped when
-/usr/bin/chromium is missing. Set IRYO_GUARD_UPDATE_SCREENSHOT=1 to copy the screenshot to
+Run with ``pytest -m browser tests/integration/test_report_browser.py``. Fails when
+/usr/bin/chromium is missing (`./iryo setup` installs it). Set IRYO_GUARD_UPDATE_SCREENSHOT=1 to copy the screenshot to
 docs/report-screenshot.png (the picture in docs/report.md).
 """
 
@@ -28,7 +28,7 @@ TIMEOUT = 120
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Chromium at /usr/bin/chromium"),
+    pytest.mark.requires_tools(CHROMIUM),
 ]
 
 

@@ -25,8 +25,8 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 
-needs_nginx = pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx is not installed")
-needs_apache = pytest.mark.skipif(not os.path.exists(APACHE), reason="apache2 is not installed")
+needs_nginx = pytest.mark.requires_tools("nginx")  # ./iryo setup installs both: missing fails, never skips
+needs_apache = pytest.mark.requires_tools("apache2")
 
 C11 = dict(harness.PROFILE_C11_TLS12, protocols=["TLSv1.3"])  # mhlw-c11: TLS 1.3 only, client certificates
 

@@ -11,7 +11,6 @@ differences are asserted explicitly, not skipped:
   highest version only; tls_probe finds it, and openssl s_client confirms the server accepts it.
 """
 
-import shutil
 import subprocess
 import time
 
@@ -25,8 +24,7 @@ from tests.tls_matrix.matrix import cases
 from tests.tls_matrix.pki import make_pki
 from tests.tls_matrix.servers import ServerSet
 
-pytestmark = pytest.mark.skipif(not (shutil.which("nginx") and shutil.which("apache2")),
-                                reason="nginx and apache2 are needed for the TLS matrix")
+pytestmark = pytest.mark.requires_tools("nginx", "apache2")  # found in /usr/sbin too, as servers.py does
 
 CASES = cases()
 WEB_PKI_STRICTER = {"apache-nosan": "no subjectAltName (OpenSSL falls back to the CN)",

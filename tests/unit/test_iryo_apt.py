@@ -55,7 +55,7 @@ APT_PYTHON = "/usr/bin/python3"
 
 @pytest.mark.skipif(not (shutil.which("apt-get") and Path(APT_PYTHON).exists()
                          and subprocess.run([APT_PYTHON, "-c", "import apt_pkg"], capture_output=True).returncode == 0),
-                    reason="needs a Debian system with python3-apt")
+                    reason="missing capability: a Debian system with apt-get and python3-apt")
 def test_both_backends_agree_on_this_real_system():
     code = ("import json, sys; sys.path.insert(0, %r); import iryo_apt, apt_pkg; "
             "print(json.dumps(iryo_apt.pending_with_apt_pkg(apt_pkg)))" % str(Path(iryo_apt.__file__).parent))

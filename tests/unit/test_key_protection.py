@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import iryo_keys
+import testkit
 from library_loader import load_library_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,9 +62,9 @@ def keys(tmp_path_factory):
     openssl("pkcs12", "-export", "-in", d / "cert.pem", "-inkey", d / "rsa2048.pem", "-keypbe", "NONE",
             "-certpbe", "NONE", "-nomac", "-passout", "pass:", "-out", d / "plain.p12")
     openssl("x509", "-in", d / "cert.pem", "-outform", "DER", "-out", d / "cert.der")
-    if shutil.which("ssh-keygen"):
-        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", d / "ssh_ed25519")
-        sh("ssh-keygen", "-q", "-t", "rsa", "-b", "3072", "-N", "pw", "-C", "", "-f", d / "ssh_rsa_enc")
+    ssh_keygen = testkit.tool("ssh-keygen")
+    sh(ssh_keygen, "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", d / "ssh_ed25519")
+    sh(ssh_keygen, "-q", "-t", "rsa", "-b", "3072", "-N", "pw", "-C", "", "-f", d / "ssh_rsa_enc")
     for path in d.iterdir():
         path.chmod(0o600)
     return d
@@ -94,8 +95,6 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_format_is_recognised(keys, name):
-    if not (keys / name).exists():
-        pytest.skip("ssh-keygen not installed")
     found, problem = iryo_keys.describe_bytes((keys / name).read_bytes())
     assert problem is None and len(found) == 1
     fmt, key_type, bits, curve, encrypted = EXPECTED[name]
@@ -357,7 +356,8 @@ PARAMS = ("params = dict(paths=[], search_dirs=[], web_servers=False, max_file_s
           "max_depth=5, allowed_owners=['root'], group_readable=[], signing_keys=[], pkcs11=False)\n")
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="missing capability: root with setpriv (util-linux), to read the keys as nobody")
 def test_unreadable_keys_are_never_a_pass(keys):
     # Not under pytest's tmp_path: /tmp/pytest-of-root is 0700, so nobody could not even stat a file there.
     base = Path(tempfile.mkdtemp(prefix="iryo-unreadable-"))
@@ -397,8 +397,9 @@ SOFTHSM = next((p for p in ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-
 
 @pytest.fixture()
 def token(tmp_path, keys):
-    if not (SOFTHSM and shutil.which("pkcs11-tool") and shutil.which("softhsm2-util")):
-        pytest.skip("softhsm2 and opensc are not installed (apt-get install softhsm2 opensc)")
+    testkit.tool("softhsm2-util")
+    testkit.tool("pkcs11-tool")
+    assert SOFTHSM, testkit.setup_message("libsofthsm2.so", "softhsm2")
     (tmp_path / "tokens").mkdir()
     conf = tmp_path / "softhsm2.conf"
     conf.write_text("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n"

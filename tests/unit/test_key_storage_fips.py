@@ -3,13 +3,13 @@ the verdict logic against data/fips_modules.yml. The lab hosts are judged in tes
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+import testkit
 from library_loader import load_library_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,6 +64,7 @@ def adhoc(tmp_path, args):
     return json.loads((tree / "localhost").read_text())
 
 
+@pytest.mark.requires_tools("softhsm2-util")
 def test_debian_controller_honestly_fails_and_says_what_would_pass(tmp_path):
     result = adhoc(tmp_path, {"allowlist": ALLOWLIST})
     (finding,) = result["findings"]
@@ -73,10 +74,10 @@ def test_debian_controller_honestly_fails_and_says_what_would_pass(tmp_path):
     assert providers["default"]["status"] == "active" and providers["default"]["allowlist"] is None
     assert "fips" not in providers and result["openssl"]["fips_module_file"] is None  # Debian ships no fips.so
     assert "validated version" in finding["remediation"] and "#4282" in finding["remediation"]
-    if shutil.which("softhsm2-util"):
-        softhsm = [m for m in result["pkcs11_modules"] if "softhsm" in m["module"]]
-        assert softhsm and softhsm[0]["not_validated"]["id"] == "softhsm2" and softhsm[0]["allowlist"] is None
-        assert "NOT FIPS-validated" in finding["remediation"]
+    # ./iryo setup installs softhsm2, so its PKCS#11 module is there to be found and named not validated.
+    softhsm = [m for m in result["pkcs11_modules"] if "softhsm" in m["module"]]
+    assert softhsm and softhsm[0]["not_validated"]["id"] == "softhsm2" and softhsm[0]["allowlist"] is None
+    assert "NOT FIPS-validated" in finding["remediation"]
     kernel = Path("/proc/sys/crypto/fips_enabled")
     assert result["kernel_fips"] == ((kernel.read_text().strip() == "1") if kernel.exists() else None)
 
@@ -84,8 +85,7 @@ def test_debian_controller_honestly_fails_and_says_what_would_pass(tmp_path):
 def test_an_allowlisted_module_present_passes(tmp_path):
     """The same real softhsm2 module passes once an allowlist (wrongly, for the test) says it is validated:
     the verdict follows the data, nothing is hard-coded."""
-    if not shutil.which("softhsm2-util"):
-        pytest.skip("softhsm2 not installed")
+    testkit.tool("softhsm2-util")
     fake = {"modules": [{"id": "test-only", "kind": "pkcs11_module", "validated": True, "cmvp_certificate": 0,
                          "level": 1, "source": "test", "confidence": "unconfirmed",
                          "match": {"library": "^Implementation of PKCS11$"}}], "not_validated": []}

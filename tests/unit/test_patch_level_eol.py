@@ -31,7 +31,8 @@ def test_every_release_names_dates_source_and_confidence(releases):
             assert entry["source"] and entry["confidence"] in ("confirmed", "secondary", "unconfirmed"), version
 
 
-@pytest.mark.skipif(DISTRO != "debian" or VERSION != "12", reason="dates below are those of Debian 12")
+@pytest.mark.skipif(DISTRO != "debian" or VERSION != "12",
+                    reason="missing capability: the controller is not Debian 12 (the dates below are Debian 12's)")
 def test_debian12_is_in_lts_today_and_fails_after_its_end(patch_level, releases):
     today = patch_level.eol_finding(releases, today=datetime.date(2026, 11, 25))
     assert today["status"] == "pass" and today["evidence"]["phase"] == "extended (LTS)"

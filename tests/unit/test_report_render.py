@@ -379,11 +379,28 @@ def test_totals_chips_match_totals(report, dom):
     assert chips == report["totals"]
 
 
-def test_renderers_survive_an_empty_or_partial_model():
-    for model in ({}, {"findings": [{"check": "x", "status": "fail"}]}, {"hosts": [{"name": "a"}]}):
-        parse(render_html(model))
-        ET.fromstring(render_junit(model))
-        render_table(model)
+@pytest.mark.parametrize("model,fails,checks,hosts", [
+    ({}, 0, [], []),
+    ({"findings": [{"check": "x", "status": "fail"}]}, 1, ["x"], ["(none)"]),  # a finding without a host
+    ({"hosts": [{"name": "a"}]}, 0, [], ["a"]),
+])
+def test_renderers_survive_an_empty_or_partial_model(model, fails, checks, hosts):
+    """Each renderer shows exactly what the partial model holds: its findings, hosts and counts."""
+    dom = parse(render_html(model))
+    chips = {a.attrs["class"].split()[1][3:]: int(a.find("b", cls="num").text()) for a in dom.find_all("a", cls="chip")}
+    assert chips == dict.fromkeys(STATUSES, 0) | {"fail": fails}
+    assert [a.find("code", cls="checkid").text() for a in dom.find_all("article", cls="finding")] == checks
+    assert [tr.attrs["data-host"] for tr in dom.find("table", cls="matrix").find("tbody").find_all("tr")] == hosts
+
+    root = ET.fromstring(render_junit(model))
+    assert (int(root.get("tests")), int(root.get("failures")), int(root.get("errors"))) == (len(checks), fails, 0)
+    assert [c.get("name") for c in root.iter("testcase")] == checks
+    assert [s.get("name") for s in root.findall("testsuite")] == hosts
+
+    table = render_table(model)
+    assert "Totals: FAIL %d " % fails in table and "(%d findings)" % len(checks) in table
+    assert all(host in table for host in hosts)
+    assert ("Failures and errors (1):" in table) == bool(fails)
 
 
 def test_matrix_falls_back_to_cell_precedence_without_matrix(report):

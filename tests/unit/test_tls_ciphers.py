@@ -1,17 +1,20 @@
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
+from sslyze.server_connectivity import TlsVersionEnum
 
+import testkit
 from iryo_guard.tls import ciphers
 
-TESTSSL_MAPPING = Path("/etc/testssl/cipher-mapping.txt")
+TESTSSL_MAPPING = "/etc/testssl/cipher-mapping.txt"  # shipped by Debian's testssl.sh, which ./iryo setup installs
+MODES = {"CBC", "GCM", "CCM", "CHACHA20", "stream", "NULL"}
+MACS = {"AEAD", "MD5", "SHA1", "SHA256", "SHA384", "other"}
 
 
 def _openssl_suites():
-    out = subprocess.run(["openssl", "ciphers", "-V", "-stdname", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"],
+    out = subprocess.run([testkit.tool("openssl"), "ciphers", "-V", "-stdname", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"],
                          capture_output=True, text=True, check=True).stdout
     suites = {}
     for line in out.splitlines():
@@ -20,18 +23,16 @@ def _openssl_suites():
     return suites
 
 
-@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl not installed")
 def test_every_suite_the_local_openssl_can_serve_is_known_by_its_iana_name():
     table = {**ciphers.LEGACY_SUITES, **ciphers.TLS13_SUITES}
     for ident, name in _openssl_suites().items():
         assert table.get(ident) == name, hex(ident)
 
 
-@pytest.mark.skipif(not TESTSSL_MAPPING.exists(), reason="testssl.sh mapping not installed")
 def test_names_agree_with_testssl_mapping():
     table = {**ciphers.LEGACY_SUITES, **ciphers.TLS13_SUITES}
     checked = 0
-    for line in TESTSSL_MAPPING.read_text().splitlines():
+    for line in testkit.setup_file(TESTSSL_MAPPING, "testssl.sh").read_text().splitlines():
         parts = re.findall(r"0x([0-9A-Fa-f]{2})", line.split()[0])
         if len(parts) != 2:
             continue
@@ -43,13 +44,11 @@ def test_names_agree_with_testssl_mapping():
 
 
 def test_every_suite_sslyze_tries_is_in_the_table():
-    repository = pytest.importorskip("sslyze.plugins.openssl_cipher_suites.cipher_suites").CipherSuitesRepository
-    from sslyze.server_connectivity import TlsVersionEnum
-
     for version in TlsVersionEnum:
         if version == TlsVersionEnum.SSL_2_0:
             continue
-        missing = [s.name for s in repository.get_all_cipher_suites(version) if s.name not in ciphers.NAME_TO_ID]
+        missing = [s.name for s in CipherSuitesRepository.get_all_cipher_suites(version)
+                   if s.name not in ciphers.NAME_TO_ID]
         assert not missing, (version, missing)
 
 
@@ -77,9 +76,48 @@ def test_describe(name, kex, mode, mac, pfs):
     assert (ciphers.kex_family(name), info["mode"], info["mac"], info["pfs"]) == (kex, mode, mac, pfs)
 
 
-def test_every_table_name_can_be_described():
+# OpenSSL's own description of a suite (`openssl ciphers -V`: Kx=, Enc=, Mac=) in describe()'s terms.
+OPENSSL_MODE = {"AESGCM": "GCM", "ARIAGCM": "GCM", "AESCCM": "CCM", "AESCCM8": "CCM",
+                "CHACHA20/POLY1305": "AEAD-ChaCha20", "RC4": "stream", "None": "stream"}  # any other: CBC
+OPENSSL_PFS_KX = {"ECDH", "DH", "ECDHEPSK", "DHEPSK", "any"}  # OpenSSL's Kx=ECDH/DH are the ephemeral ones
+# Known disagreement, asserted rather than hidden: RFC 6655's TLS_PSK_DHE_* names put PSK first, so
+# describe() reads the key exchange as PSK (no forward secrecy) where OpenSSL says Kx=DHEPSK (ephemeral DH).
+# No profile allows a PSK suite, so no verdict changes; when ciphers.py is fixed, empty this set.
+PFS_DIFFERS = {"TLS_PSK_DHE_WITH_AES_128_CCM_8", "TLS_PSK_DHE_WITH_AES_256_CCM_8"}
+
+
+def test_descriptions_agree_with_openssl():
+    """Mode, MAC, AEAD and forward secrecy of every suite the local OpenSSL knows, as OpenSSL states them."""
+    out = subprocess.run([testkit.tool("openssl"), "ciphers", "-V", "-stdname", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"],
+                         capture_output=True, text=True, check=True).stdout
+    compared = 0
+    for line in out.splitlines():
+        name = line.split()[2]
+        facts = dict(field.split("=", 1) for field in line.split() if "=" in field)
+        enc, mac, kx = facts["Enc"].split("(")[0], facts["Mac"], facts["Kx"]
+        info = ciphers.describe(name)
+        assert info["mode"] == OPENSSL_MODE.get(enc, "CBC"), (name, enc, info)
+        assert info["aead"] == (mac == "AEAD") and info["mac"] == mac, (name, mac, info)
+        # Anonymous (EC)DH (Au=None) is ephemeral too, but describe() counts forward secrecy only for the
+        # authenticated DHE/ECDHE exchanges a profile can allow: the one difference from OpenSSL's terms.
+        openssl_pfs = kx in OPENSSL_PFS_KX and facts["Au"] != "None"
+        assert info["pfs"] == (not openssl_pfs if name in PFS_DIFFERS else openssl_pfs), (name, kx, facts["Au"], info)
+        compared += 1
+    assert compared > 100
+
+
+def test_every_table_name_is_described_consistently_with_its_name():
+    """Also the suites OpenSSL does not build (GOST, KRB5, export...): the description follows the name."""
     for name in list(ciphers.LEGACY_SUITES.values()) + list(ciphers.TLS13_SUITES.values()):
-        ciphers.describe(name)
+        info = ciphers.describe(name)
+        assert info["aead"] == (info["mac"] == "AEAD"), (name, info)
+        assert not info["aead"] or info["mode"] in ("GCM", "CCM", "AEAD-ChaCha20"), (name, info)
+        if "_WITH_" in name:
+            assert name.split("_WITH_")[0] in ("TLS_" + info["kex"], "SSL_" + info["kex"]), (name, info)
+            assert name.split("_WITH_")[1].startswith(info["cipher"]), (name, info)
+            assert info["pfs"] == info["kex"].startswith(("DHE", "ECDHE")), (name, info)
+        else:  # TLS 1.3: the key exchange is negotiated by group, always ephemeral
+            assert info["kex"] == "any" and info["pfs"] is True and ciphers.kex_family(name) == "TLS13", (name, info)
 
 
 def test_groups_use_the_profile_names():
