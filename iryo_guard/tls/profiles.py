@@ -20,6 +20,16 @@ REQUIRED_KEYS = ("protocols", "tls13_suites", "tls12_suites", "groups", "min_dh_
 CERTIFICATE_KEYS = ("rsa_min_bits", "ec_curves", "signature_hashes", "require_subject_alt_name",
                     "require_valid_chain")
 CONFIDENCES = ("confirmed", "secondary", "unconfirmed", "computed", "not_from_guideline")
+# What kind of source a value rests on (data/tls_profiles.yml header), and how the report says it.
+BASES = {
+    "mhlw_guideline": "the MHLW guideline's own words",
+    "guideline_3.0.1": "CRYPTREC 3.0.1",
+    "guideline_example": "the 3.0.1 guideline's example as a third party quotes it",
+    "guideline_2.0_carried_over": "carried over from the 2.0 guideline, not found for 3.0.1",
+    "example_config": "a public configuration, not the guideline",
+    "computed": "our OpenSSL expansion of a quoted value",
+    "none": "no cited source",
+}
 # Values a reader must not take as the guideline's own words: the evidence says so.
 WEAK_CONFIDENCES = ("unconfirmed", "computed", "not_from_guideline")
 CLIENT_AUTH_VALUES = ("required", "not_required")
@@ -48,9 +58,11 @@ class Profile:
     def expected(self, key):
         """What a finding's `expected` shows for one requirement: value with its provenance."""
         req = self.requirement(key)
-        shown = {"value": req["value"], "source": req["source"], "confidence": req["confidence"]}
-        if req.get("note"):
-            shown["note"] = req["note"]
+        shown = {"value": req["value"], "source": req["source"], "confidence": req["confidence"],
+                 "basis": req["basis"]}
+        for extra in ("note", "unsourced"):
+            if req.get(extra):
+                shown[extra] = req[extra]
         return shown
 
     def title(self):
@@ -62,6 +74,12 @@ def _check_requirement(req, where):
         raise ProfileError("%s must be a mapping with value, source and confidence" % where)
     if req["confidence"] not in CONFIDENCES:
         raise ProfileError("%s: confidence %r is not one of %s" % (where, req["confidence"], ", ".join(CONFIDENCES)))
+    if req.get("basis") not in BASES:
+        raise ProfileError("%s: basis %r is not one of %s" % (where, req.get("basis"), ", ".join(BASES)))
+    unsourced = req.get("unsourced")
+    if unsourced is not None and not (isinstance(unsourced, dict) and {"values", "confidence", "why"} <= set(unsourced)
+                                      and set(unsourced["values"]) <= set(req["value"])):
+        raise ProfileError("%s: unsourced must list some of the values with confidence and why" % where)
 
 
 def _validate(profile_id, data):

@@ -14,7 +14,7 @@ portal under C.10, as `c10.tls.*` against any profile. A CRYPTREC profile never 
 
 from iryo_guard.schema import error_finding, make_finding
 from iryo_guard.tls import ciphers
-from iryo_guard.tls.profiles import WEAK_CONFIDENCES
+from iryo_guard.tls.profiles import BASES, WEAK_CONFIDENCES
 
 CHECK_NAMES = ("protocol_versions", "cipher_suites", "key_exchange", "certificate", "client_auth")
 C11_PREFIX = "c11.tls"
@@ -50,9 +50,10 @@ def _sentence(text):
 
 def _violation(profile, key, what, **details):
     req = profile.requirement(key)
-    item = dict(details, violation=what, requirement=key, confidence=req["confidence"])
+    item = dict(details, violation=what, requirement=key, confidence=req["confidence"], basis=req["basis"])
     if req["confidence"] in WEAK_CONFIDENCES:
-        item["note"] = "UNCONFIRMED requirement (%s): %s" % (req["confidence"], req["source"])
+        item["note"] = "UNCONFIRMED requirement (%s; %s): %s" % (req["confidence"], BASES[req["basis"]],
+                                                                  req["source"])
     return item
 
 
@@ -67,10 +68,11 @@ def _fail_summary(violations):
     text = "; ".join(v["violation"] for v in violations[:2])
     if len(violations) > 2:
         text += " (+%d more)" % (len(violations) - 2)
-    weak = sorted({v["requirement"] for v in violations if v["confidence"] in WEAK_CONFIDENCES})
-    if weak and len(weak) == len({v["requirement"] for v in violations}):
-        text = "%s; this rests only on profile values the guideline does not confirm (%s)" % (
-            text[:SUMMARY_MAX - 90], ", ".join(weak))
+    weak = sorted({(v["requirement"], v["basis"]) for v in violations if v["confidence"] in WEAK_CONFIDENCES})
+    if weak and len(weak) == len({(v["requirement"], v["basis"]) for v in violations}):
+        reasons = ", ".join("%s: %s" % (key, BASES[basis]) for key, basis in weak)
+        text = "%s; this rests only on values the guideline does not confirm (%s)" % (
+            text[:max(60, SUMMARY_MAX - 60 - len(reasons))], reasons)
     return text
 
 

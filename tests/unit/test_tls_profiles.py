@@ -30,7 +30,26 @@ def test_extends_inherits_keys_with_their_own_provenance():
 
 def test_expected_shows_value_source_and_confidence():
     shown = get_profile("mhlw-c11").expected("min_dh_bits")
-    assert shown["value"] == 2048 and shown["confidence"] == "unconfirmed" and "CRYPTREC" in shown["source"]
+    assert shown["value"] == 2048 and shown["confidence"] == "unconfirmed" and "2.0 guideline" in shown["source"]
+    assert shown["basis"] == "guideline_2.0_carried_over"
+
+
+def test_every_value_names_its_basis_and_the_unsourced_groups_are_marked():
+    high = get_profile("cryptrec-high")
+    for key in ("min_dh_bits", "certificate.rsa_min_bits", "certificate.ec_curves"):
+        assert high.requirement(key)["basis"] == "guideline_2.0_carried_over", key
+    groups = high.expected("groups")
+    assert groups["unsourced"]["values"] == ["ffdhe2048", "ffdhe3072", "ffdhe4096", "ffdhe6144", "ffdhe8192"]
+    assert groups["unsourced"]["confidence"] == "not_from_guideline"
+    # gBizConnect's cipher string is not called its 高 string: it sits under the 推奨 comment
+    assert "推奨セキュリティ型 for browsers" in high.requirement("tls12_suites")["source"]
+
+
+def test_tls12_order_follows_the_examples_ccm_before_ccm8():
+    suites = get_profile("cryptrec-high").value("tls12_suites")
+    for prefix in ("TLS_ECDHE_ECDSA_WITH_AES_256", "TLS_ECDHE_ECDSA_WITH_AES_128", "TLS_DHE_RSA_WITH_AES_256",
+                   "TLS_DHE_RSA_WITH_AES_128"):
+        assert suites.index(prefix + "_CCM") + 1 == suites.index(prefix + "_CCM_8"), prefix
 
 
 def test_profile_suites_and_groups_are_known_names():
@@ -50,8 +69,11 @@ def test_unknown_profile_lists_the_valid_ones():
     (lambda d: d["profiles"]["cryptrec-high"].pop("groups"), "lacks groups"),
     (lambda d: d["profiles"]["mhlw-c11"]["protocols"].update(confidence="sure"), "confidence 'sure'"),
     (lambda d: d["profiles"]["mhlw-c11"]["protocols"].update(value=["TLSv1.4"]), "unknown protocol versions"),
-    (lambda d: d["profiles"]["mhlw-c11"].update(client_auth={"value": "maybe", "source": "x",
+    (lambda d: d["profiles"]["mhlw-c11"].update(client_auth={"value": "maybe", "source": "x", "basis": "none",
                                                              "confidence": "confirmed"}), "client_auth must be"),
+    (lambda d: d["profiles"]["mhlw-c11"]["protocols"].pop("basis"), "basis None is not one of"),
+    (lambda d: d["profiles"]["cryptrec-high"]["groups"]["unsourced"].update(values=["ffdhe1024"]),
+     "unsourced must list some of the values"),
     (lambda d: d["profiles"]["cryptrec-high"]["certificate"].pop("ec_curves"), "certificate lacks ec_curves"),
     (lambda d: d["profiles"]["mhlw-c11"].update(protocols=["TLSv1.3"]), "value, source and confidence"),
 ])

@@ -104,7 +104,8 @@ def test_unconfirmed_values_say_so_in_the_evidence():
                                        "TLSv1.3": ["TLS_AES_128_GCM_SHA256"]}), "mhlw-c11-tls12")
     detail = findings["key_exchange"]["evidence"]["violation_details"][0]
     assert detail["requirement"] == "min_dh_bits" and detail["confidence"] == "unconfirmed"
-    assert detail["note"].startswith("UNCONFIRMED requirement (unconfirmed)")
+    assert detail["note"].startswith("UNCONFIRMED requirement (unconfirmed; carried over from the 2.0 guideline")
+    assert detail["basis"] == "guideline_2.0_carried_over"
     confirmed = _judge(_with(protocols=["TLSv1.2", "TLSv1.3"]))[0]["protocol_versions"]
     assert confirmed["evidence"]["violation_details"][0]["confidence"] == "confirmed"
     assert "note" not in confirmed["evidence"]["violation_details"][0]
@@ -188,7 +189,8 @@ def test_a_failure_resting_only_on_unconfirmed_values_says_so_in_its_summary():
                                        "TLSv1.3": ["TLS_AES_128_GCM_SHA256"]}), "mhlw-c11-tls12")
     kex = findings["key_exchange"]
     assert kex["status"] == "fail"
-    assert "rests only on profile values the guideline does not confirm (min_dh_bits)" in kex["summary"]
+    assert ("rests only on values the guideline does not confirm (min_dh_bits: carried over from the 2.0 guideline"
+            in kex["summary"])
     assert kex["evidence"]["rests_only_on_unconfirmed"] == ["min_dh_bits"]
 
 
