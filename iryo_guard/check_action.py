@@ -19,8 +19,18 @@ from ansible.plugins.action import ActionBase
 
 from iryo_guard.catalog import load_catalog
 from iryo_guard.enrich import InputError, enrich, validate_exceptions
-from iryo_guard.schema import FindingError, error_finding
+from iryo_guard.schema import FindingError, error_finding, fit_summary
 from iryo_guard.unattended import checks_of_task, is_unattended, unsafe_checks
+
+
+def reason_line(module_result):
+    """The most telling line of a failed module result: its msg, unless that is Ansible's generic
+    "MODULE FAILURE", then the last line of the module's stderr (a traceback ends with the error)."""
+    msg = str(module_result.get("msg") or "").strip()
+    stderr = [line.strip() for line in str(module_result.get("module_stderr") or "").splitlines() if line.strip()]
+    if stderr and (not msg or msg.startswith("MODULE FAILURE")):
+        return stderr[-1]
+    return msg or "module failed without a message"
 
 
 class CheckAction(ActionBase):
@@ -85,7 +95,8 @@ class CheckAction(ActionBase):
         if module_result.get("failed"):
             message = " ".join(str(module_result.get(key) or "").strip()
                                for key in ("msg", "module_stderr")).strip() or "module failed without a message"
-            raw = [error_finding(check, message, target=host) for check in self.module_checks(catalog)]
+            summary = "could not decide: %s" % reason_line(module_result)
+            raw = [error_finding(check, message, target=host, summary=summary) for check in self.module_checks(catalog)]
         else:
             raw = module_result.get("findings", [])
         try:
@@ -101,7 +112,9 @@ class CheckAction(ActionBase):
             # playbooks/audit.yml fails the run because of the `error` findings.
             result["failed"] = False
             result["iryo_check_error"] = result.get("msg")
-            result.setdefault("warnings", []).append("%s could not decide: %s" % (self._task.action, result.get("msg")))
+            # One line: the whole message (a module's stderr may be a traceback) is in the error finding.
+            result.setdefault("warnings", []).append(fit_summary("%s could not decide: %s (see the report)" % (
+                self._task.action, fit_summary(result.get("msg") or "no message", 160))))
         previous = task_vars.get("iryo_findings") or []
         result["ansible_facts"] = dict(result.get("ansible_facts") or {}, iryo_findings=list(previous) + findings)
         return result

@@ -25,7 +25,7 @@ import yaml
 
 from iryo_guard import DATA_DIR
 from iryo_guard.enrich import InputError, parse_date
-from iryo_guard.schema import make_finding
+from iryo_guard.schema import make_finding, some
 
 CONTRACT_CHECK = "c09.contracts.evidence"
 CONTRACT_FIELDS = ("provider", "service", "threat_responsibility_scope", "availability_sla", "last_confirmed",
@@ -164,7 +164,9 @@ def contracts_finding(contracts, months, today=None, host="_organisation"):
             CONTRACT_CHECK, "fail", "medium", "iryo_contracts", {"contracts": []}, expected,
             "Declare every carrier and online-service contract in inventory (iryo_contracts: provider, service, "
             "threat_responsibility_scope, availability_sla, last_confirmed, confirms [C.1, C.4], evidence_ref); "
-            "see docs/evidence-register.md.", False, host=host)
+            "see docs/evidence-register.md.", False, host=host,
+            summary="no carrier or online-service contract is recorded (iryo_contracts); required: each contract "
+                    "with its scope, SLA and the provider's C.1/C.4 confirmation within %d months" % months)
     problems = []
     for index, contract in enumerate(contracts):
         name = "%s / %s" % (contract.get("provider") or "contract %d" % index, contract.get("service") or "?")
@@ -183,8 +185,12 @@ def contracts_finding(contracts, months, today=None, host="_organisation"):
         return make_finding(
             CONTRACT_CHECK, "fail", "medium", "iryo_contracts", dict(evidence, problems=problems), expected,
             "Complete the register and re-confirm stale contracts with the provider: " + "; ".join(problems) + ".",
-            False, host=host)
-    return make_finding(CONTRACT_CHECK, "pass", "medium", "iryo_contracts", evidence, expected, "", False, host=host)
+            False, host=host,
+            summary="%s; required: every field, C.1/C.4 confirmed, within %d months"
+                    % (some(problems, 2, sep="; ", width=180), months))
+    return make_finding(CONTRACT_CHECK, "pass", "medium", "iryo_contracts", evidence, expected, "", False, host=host,
+                        summary="%d contract%s recorded, each complete with C.1/C.4 confirmed within %d months"
+                                % (len(contracts), "" if len(contracts) == 1 else "s", months))
 
 
 def manual_finding(check, evidence, months, today=None, host="_organisation"):
@@ -197,12 +203,20 @@ def manual_finding(check, evidence, months, today=None, host="_organisation"):
                             expected=expected,
                             remediation="Collect the evidence listed and keep it with the audit records "
                                         "(or record it in iryo_evidence).",
-                            fixable=False, host=host)
+                            fixable=False, host=host,
+                            summary="no evidence recorded yet; needed: %s"
+                                    % some(check["evidence_needed"], 2, sep="; ", width=200))
     oldest_allowed = months_before(today, months)
     expected = dict(expected, last_confirmed_not_before=oldest_allowed.isoformat(), max_age_months=months)
     seen = dict(needed, recorded=evidence)
     if datetime.date.fromisoformat(evidence["last_confirmed"]) < oldest_allowed:
         return make_finding(check["id"], "fail", check["severity"], "organisation", seen, expected,
                             "The recorded evidence was last confirmed %s, more than %d months ago; confirm it again."
-                            % (evidence["last_confirmed"], months), False, host=host)
-    return make_finding(check["id"], "pass", check["severity"], "organisation", seen, expected, "", False, host=host)
+                            % (evidence["last_confirmed"], months), False, host=host,
+                            summary="evidence %s was last confirmed %s, more than %d months ago; required: confirmed "
+                                    "within %d months" % (evidence["evidence_ref"], evidence["last_confirmed"],
+                                                          months, months))
+    return make_finding(check["id"], "pass", check["severity"], "organisation", seen, expected, "", False, host=host,
+                        summary="evidence %s confirmed %s by %s" % (evidence["evidence_ref"],
+                                                                    evidence["last_confirmed"],
+                                                                    evidence["confirmed_by"]))

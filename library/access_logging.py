@@ -135,7 +135,7 @@ import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 from ansible.module_utils.iryo_files import write_text_atomically
 from ansible.module_utils import iryo_apache, iryo_journald, iryo_nginx
 from ansible.module_utils.iryo_tlsconf import ConfigError, TextEdits
@@ -493,6 +493,34 @@ def main():
     module.exit_json(**result)
 
 
+def forwards_text(forwards):
+    return some(["%s:%s/%s" % (f["target"], f["port"], f["protocol"]) for f in forwards], 3)
+
+
+def access_summary(s):
+    """One sentence for c10.monitoring.access_logs on one TLS virtual host."""
+    names = some(s["server_name"], 2) if s["server_name"] else s["target"]
+    what = "%s TLS %s %s" % (s["server"], "server" if s["server"] == "nginx" else "virtual host", names)
+    where = " (%s)" % some(s["set_at"], 2) if s["set_at"] else ""
+    if s["on"]:
+        text = "%s logs access: %s%s" % (what, some(s["access_log"], 2, sep="; "), where)
+        if s["locations_off"]:
+            text += "; off in %s" % some(s["locations_off"], 2, sep="; ")
+        return text
+    if not s["access_log"]:
+        return "%s has no access log (none in the virtual host or globally); required: an access log" % what
+    return "%s has its access log off: %s%s; required: on" % (what, some(s["access_log"], 2, sep="; "), where)
+
+
+def journal_summary(journal, problems, min_days):
+    if problems:
+        return "%s; required: Storage=persistent, MaxRetentionSec at least %d days" % (
+            some(problems, 2, sep="; ", width=170), min_days)
+    retention = journal["values"].get("MaxRetentionSec", {}).get("value")
+    return "journal kept on disk (Storage=%s) with MaxRetentionSec=%s (at least %d days)" % (
+        journal["storage"], retention, min_days)
+
+
 def findings(module, p, servers, journal, rsyslog, collector, kinds):
     out = []
     if p["access_logs"]:
@@ -500,15 +528,18 @@ def findings(module, p, servers, journal, rsyslog, collector, kinds):
             evidence = {k: s[k] for k in ("server_name", "access_log", "level", "set_at", "locations_off")}
             if s["on"]:
                 out.append(make_finding(ACCESS, "pass", "medium", s["target"], evidence, {"access_log": "on"}, "",
-                                        True))
+                                        True, summary=access_summary(s)))
             else:
                 out.append(make_finding(
                     ACCESS, "fail", "medium", s["target"], evidence, {"access_log": "on"},
                     "Turn the access log on for this TLS virtual host (access_logging state=enforced writes %s)."
-                    % ("`%s`" % NGINX_LOG if s["server"] == "nginx" else "a CustomLog"), True))
+                    % ("`%s`" % NGINX_LOG if s["server"] == "nginx" else "a CustomLog"), True,
+                    summary=access_summary(s)))
         if not servers:
             out.append(make_finding(ACCESS, "not_applicable", "medium", "web servers",
-                                    {"checked": kinds, "tls_virtual_hosts": 0}, {}, "", False))
+                                    {"checked": kinds, "tls_virtual_hosts": 0}, {}, "", False,
+                                    summary="no TLS virtual host found (looked at: %s)" % (", ".join(kinds) or
+                                                                                          "no web server installed")))
     if p["journal_persistent"]:
         problems = iryo_journald.judge_journald(journal["values"], journal["journal_dir"],
                                                 p["journald_min_retention_days"])
@@ -521,12 +552,16 @@ def findings(module, p, servers, journal, rsyslog, collector, kinds):
             JOURNAL, "fail" if problems else "pass", "medium", "systemd-journald", evidence,
             {"Storage": "persistent", "MaxRetentionSec_days_min": p["journald_min_retention_days"]},
             ("Keep the journal on disk with a declared retention (access_logging state=enforced writes %s)."
-             % JOURNALD_DROPIN) if problems else "", True))
+             % JOURNALD_DROPIN) if problems else "", True,
+            summary=journal_summary(journal, problems, p["journald_min_retention_days"])))
     if p["log_forwarding"]:
         if not collector:
             out.append(make_finding(FORWARD, "not_applicable", "medium", "rsyslog",
                                     {"collector": None, "forwards": rsyslog["forwards"]}, {},
-                                    "", False))
+                                    "", False,
+                                    summary="no log collector declared (c10_isolation_monitoring_collector), so "
+                                            "forwarding is not required; rsyslog forwards to: %s"
+                                            % forwards_text(rsyslog["forwards"])))
         else:
             target = "%s:%d/%s" % (collector["host"], collector["port"], collector["protocol"])
             evidence = {"collector": collector, "forwards": rsyslog["forwards"], "rsyslogd": rsyslog["rsyslogd"]}
@@ -542,12 +577,18 @@ def findings(module, p, servers, journal, rsyslog, collector, kinds):
                 if not any(iryo_journald.collector_matches(f, collector) for f in rsyslog["forwards"]):
                     problems.append("no forwarding action to %s" % target)
             evidence["problems"] = problems
+            if problems:
+                summary = "%s (rsyslog forwards to: %s); required: every message forwarded to %s" % (
+                    "; ".join(problems), forwards_text(rsyslog["forwards"]), target)
+            else:
+                summary = "rsyslog forwards to the declared collector %s and rsyslogd -N1 accepts the configuration" \
+                    % target
             out.append(make_finding(
                 FORWARD, "fail" if problems else "pass", "medium", "rsyslog -> " + target, evidence,
                 {"forward_to": collector},
                 ("Forward the logs to the collector (access_logging state=enforced writes %s%s)."
                  % (RSYSLOG_DROPIN, "; install rsyslog first" if not rsyslog["rsyslogd"] else ""))
-                if problems else "", bool(rsyslog["rsyslogd"])))
+                if problems else "", bool(rsyslog["rsyslogd"]), summary=summary))
     return out
 
 

@@ -152,13 +152,23 @@ REMEDIATION = {
 }
 
 
+def verdict_summary(engine, status, reason, max_age):
+    """One sentence from the verdict's reason, which already says what was seen."""
+    seen = reason if reason.startswith(engine) else "%s: %s" % (engine, reason)
+    if status == "error":
+        return "could not decide: %s" % seen
+    if status == "fail" and "(limit" not in reason:
+        return "%s; required: signatures at most %d hours old" % (seen, max_age)
+    return seen
+
+
 def clamav_finding(directory, max_age, now, custom_databases, verify_checksums):
     databases, skipped, dir_error = scan_directory(directory, now, custom_databases, verify_checksums)
     expected = {"max_age_hours": max_age}
     if dir_error:
         evidence = {"error": dir_error, "databases": []}
         return make_finding(CHECK, "error", "high", directory, evidence, expected, REMEDIATION["unreadable"],
-                            False), [], None
+                            False, summary="could not decide: ClamAV: %s" % dir_error), [], None
     verdict = judge_clamav(directory, databases, max_age, now, skipped)
     entries = [public(d) for d in databases]
     # The reason first: the terminal summary shows the evidence in this order, cut to one line.
@@ -176,7 +186,8 @@ def clamav_finding(directory, max_age, now, custom_databases, verify_checksums):
         remediation, fixable = REMEDIATION["clamav_broken"], True
     else:
         remediation, fixable = REMEDIATION["clamav_fail"], True
-    finding = make_finding(CHECK, status, "high", directory, evidence, expected, remediation, fixable)
+    finding = make_finding(CHECK, status, "high", directory, evidence, expected, remediation, fixable,
+                           summary=verdict_summary("ClamAV", status, verdict["reason"], max_age))
     return finding, entries, verdict["newest_age_hours"]
 
 
@@ -192,7 +203,7 @@ def mdatp_finding(module, mdatp, max_age, now):
         evidence = {"error": str(exc), "databases": []}
         return make_finding(CHECK, "error", "high", "mdatp", evidence, expected,
                             "Make mdatp health answer (is the mdatp service running?), then audit again.",
-                            False), [], None
+                            False, summary="could not decide: Defender: %s" % exc), [], None
     entry = verdict["entry"]
     evidence = {"reason": verdict["reason"], "newest_age_hours": entry["age_hours"], "problems": verdict["problems"],
                 "databases": [entry]}
@@ -200,7 +211,8 @@ def mdatp_finding(module, mdatp, max_age, now):
         evidence["error"] = verdict["reason"]
     remediation = "" if verdict["status"] == "pass" else (
         REMEDIATION["clock"] if "future" in verdict["reason"] else REMEDIATION["mdatp"])
-    finding = make_finding(CHECK, verdict["status"], "high", "mdatp", evidence, expected, remediation, False)
+    finding = make_finding(CHECK, verdict["status"], "high", "mdatp", evidence, expected, remediation, False,
+                           summary=verdict_summary("Defender", verdict["status"], verdict["reason"], max_age))
     return finding, [entry], entry["age_hours"]
 
 
@@ -243,7 +255,9 @@ def main():
                   "Microsoft Defender (no mdatp command)" % (directory, "/".join(CLAMAV_COMMANDS)))
         evidence = {"reason": reason, "databases": []}
         findings.append(make_finding(CHECK, "fail", "high", directory, evidence, {"max_age_hours": max_age},
-                                     REMEDIATION["none"], False))
+                                     REMEDIATION["none"], False,
+                                     summary="no supported anti-malware engine found (no ClamAV, no Defender); "
+                                             "required: signatures at most %d hours old" % max_age))
     if "clamav" in engines:
         finding, entries, age = clamav_finding(directory, max_age, now, module.params["custom_databases"],
                                                module.params["verify_checksums"])
@@ -254,7 +268,9 @@ def main():
         if mdatp is None:
             evidence = {"reason": "engine=mdatp but the mdatp command is not installed", "databases": []}
             finding, entries, age = make_finding(CHECK, "fail", "high", "mdatp", evidence,
-                                                 {"max_age_hours": max_age}, REMEDIATION["none"], False), [], None
+                                                 {"max_age_hours": max_age}, REMEDIATION["none"], False,
+                                                 summary=verdict_summary("Defender", "fail", evidence["reason"],
+                                                                         max_age)), [], None
         else:
             finding, entries, age = mdatp_finding(module, mdatp, max_age, now)
         findings.append(finding)

@@ -115,7 +115,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.iryo_files import write_text_atomically
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 from ansible.module_utils.iryo_opensslcnf import system_default, with_system_default
 
 CHECK = "c11.tls.client_defaults"
@@ -184,6 +184,31 @@ def judge(effective, params):
     elif set(groups) - wanted_groups:
         problems.append("groups outside the profile: %s" % ", ".join(sorted(set(groups) - wanted_groups)))
     return problems
+
+
+def summary_of(effective, params, problems, backend):
+    """One sentence for c11.tls.client_defaults (judge() keeps the full lists for the evidence)."""
+    where = "OpenSSL system_default" if backend == "openssl" else "crypto-policies"
+    if not problems:
+        return ("%s: minimum %s, only the profile's suites and key-exchange groups"
+                % (where, effective.get("min_protocol")))
+    parts = []
+    minimum = effective.get("min_protocol")
+    if minimum is None or PROTOCOL_ORDER.index(minimum) < PROTOCOL_ORDER.index(params["min_protocol"]):
+        parts.append("minimum protocol %s" % (minimum or "the library default"))
+    allowed = set(params["tls12_suites"]) | set(params["tls13_suites"])
+    extra = sorted({s for suites in effective["suites"].values() for s in suites} - allowed)
+    if extra:
+        parts.append("%d suite%s outside the profile (%s)" % (len(extra), "" if len(extra) == 1 else "s",
+                                                             some(extra, 2)))
+    groups = effective.get("groups")
+    wanted_groups = {normal_group(g) for g in params["groups"]}
+    if groups is None:
+        parts.append("key-exchange groups not restricted")
+    elif set(groups) - wanted_groups:
+        parts.append("groups outside the profile (%s)" % some(sorted(set(groups) - wanted_groups), 3))
+    return "%s gives clients %s; required: minimum %s, the profile's suites and groups only" % (
+        where, "; ".join(parts), params["min_protocol"])
 
 
 def wanted_settings(params, table):
@@ -358,7 +383,8 @@ def main():
     status = "fail" if problems else "pass"
     finding = make_finding(CHECK, status, "medium", result["target"], evidence, expected,
                            "Set the system-wide TLS defaults to the profile (iryo-guard C.11 harden does this)."
-                           if problems else "", True)
+                           if problems else "", True,
+                           summary=summary_of(result["effective"], params, problems, result["backend"]))
     result.update(findings=[finding], elapsed_s=round(time.time() - started, 3))
     module.exit_json(**result)
 

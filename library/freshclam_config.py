@@ -117,7 +117,7 @@ import re
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 
 CHECK = "c12.antimalware.mirror_config"
 OPTIONS = ("PrivateMirror", "DatabaseCustomURL", "DatabaseMirror")
@@ -192,7 +192,9 @@ def problems_of(configured, private_mirrors, custom_urls, remove_public):
     found = []
     for name, wanted in (("PrivateMirror", private_mirrors), ("DatabaseCustomURL", custom_urls)):
         if sorted(set(configured[name])) != sorted(set(wanted)):
-            found.append("%s is %s, expected %s" % (name, configured[name] or "not set", wanted or "not set"))
+            # Plain words, not Python lists: these lines are shown to people in the report.
+            found.append("%s is %s, expected %s" % (name, ", ".join(configured[name]) or "not set",
+                                                    ", ".join(wanted) or "not set"))
     public = [m for m in configured["DatabaseMirror"] if is_public(m)]
     if remove_public and public:
         found.append("DatabaseMirror still names the public mirror (%s)" % ", ".join(public))
@@ -200,6 +202,23 @@ def problems_of(configured, private_mirrors, custom_urls, remove_public):
         found.append("freshclam updates only from the public mirror (%s), unreachable on a closed network; "
                      "no hospital mirror declared" % ", ".join(public))
     return found
+
+
+def mirror_finding(path, evidence, expected, problems, declared, remove_public):
+    """The finding on freshclam.conf as read (evidence: path, configured, service, last_success)."""
+    if problems:
+        return make_finding(CHECK, "fail", "medium", path, dict(evidence, problems=problems), expected,
+                            "Point freshclam at the hospital's mirror: PrivateMirror for the official databases, "
+                            "DatabaseCustomURL for local ones, public DatabaseMirror lines off "
+                            "(c12_patches_antimalware_private_mirrors / _custom_urls, then harden).", declared,
+                            summary="freshclam: %s" % some(problems, 3, sep="; ", width=225))
+    configured = evidence["configured"]
+    sources = configured["PrivateMirror"] + configured["DatabaseCustomURL"]
+    return make_finding(CHECK, "pass", "medium", path, evidence, expected, "", True,
+                        summary="freshclam updates from %s%s; clamav-freshclam is %s" % (
+                            some(sources, 2) if sources else some(configured["DatabaseMirror"], 2),
+                            ", no public mirror" if remove_public else "",
+                            evidence["service"].get("active") or "not known (no systemctl)"))
 
 
 def last_success(log_path):
@@ -274,7 +293,10 @@ def main():
 
     if not os.path.exists(path):
         finding = make_finding(CHECK, "fail", "medium", path, {"exists": False}, expected,
-                               "Install clamav-freshclam and point it at the hospital mirror.", True)
+                               "Install clamav-freshclam and point it at the hospital mirror.", True,
+                               summary="%s does not exist (freshclam not installed); required: freshclam updating "
+                                       "from %s" % (path, some(mirrors + urls, 2) if mirrors or urls
+                                                    else "the hospital mirror"))
         if params["state"] == "enforced":
             module.fail_json(msg="%s does not exist: install clamav-freshclam first" % path, findings=[finding])
         module.exit_json(changed=False, configured={}, service=service_state(module), last_success=None,
@@ -324,15 +346,8 @@ def main():
         evidence["notes"] = notes
     if module.check_mode and changed:
         evidence["would_change"] = True
-    problems = problems_of(configured, mirrors, urls, remove_public)
-    if problems:
-        fixable = bool(mirrors or urls)
-        finding = make_finding(CHECK, "fail", "medium", path, dict(evidence, problems=problems), expected,
-                               "Point freshclam at the hospital's mirror: PrivateMirror for the official databases, "
-                               "DatabaseCustomURL for local ones, public DatabaseMirror lines off "
-                               "(c12_patches_antimalware_private_mirrors / _custom_urls, then harden).", fixable)
-    else:
-        finding = make_finding(CHECK, "pass", "medium", path, evidence, expected, "", True)
+    finding = mirror_finding(path, evidence, expected, problems_of(configured, mirrors, urls, remove_public),
+                             bool(mirrors or urls), remove_public)
     module.exit_json(changed=changed, diff=diff, configured=configured, service=service, last_success=success,
                      findings=[finding], **result)
 

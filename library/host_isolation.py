@@ -90,7 +90,7 @@ import glob
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 from ansible.module_utils.iryo_sockets import listening_sockets
 
 CHECK = "c10.isolation.host_class"
@@ -192,18 +192,29 @@ def verdict(classes, known, forbidden, found, sockets, units):
     if not mine:
         return make_finding(CHECK, "fail", "high", "host class", evidence, expected,
                             "Put the host into exactly one host-class group in inventory (%s)." % ", ".join(known),
-                            False)
+                            False,
+                            summary="the host is in no host-class group%s; required: exactly one of %s"
+                                    % (" (unknown: %s)" % some(unknown, 3) if unknown else "", ", ".join(known)))
     if len(mine) > 1:
         return make_finding(CHECK, "fail", "high", "host class", evidence, expected,
                             "The host is in %s at once: a host is either patient-facing or internal or a remote-"
                             "access gateway. Split the roles onto separate hosts, then fix the inventory."
-                            % " and ".join(mine), False)
+                            % " and ".join(mine), False,
+                            summary="the host is in %d host classes at once (%s); required: exactly one"
+                                    % (len(mine), " and ".join(mine)))
     if mine[0] in forbidden and found:
+        seen = some(["%s (%s)" % (f["name"], some(f["matched"], 2, width=70)) for f in found], 3, width=170)
         return make_finding(CHECK, "fail", "high", "host class", evidence, expected,
                             "This %s host also runs internal/clinical services (%s). Move them to an internal host "
                             "behind the firewall (C.10: separate systems and applications)."
-                            % (mine[0], ", ".join(f["name"] for f in found)), False)
-    return make_finding(CHECK, "pass", "high", "host class", evidence, expected, "", False)
+                            % (mine[0], ", ".join(f["name"] for f in found)), False,
+                            summary="%s host runs internal services: %s; required: none on a %s host"
+                                    % (mine[0], seen, mine[0]))
+    checked = ("no internal service among %d listening sockets and %d running units"
+               % (len(sockets), len(units or [])) if mine[0] in forbidden
+               else "internal services are allowed on this class")
+    return make_finding(CHECK, "pass", "high", "host class", evidence, expected, "", False,
+                        summary="one host class, %s; %s" % (mine[0], checked))
 
 
 def main():

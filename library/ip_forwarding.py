@@ -76,7 +76,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.iryo_files import write_text_atomically
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 
 CHECK = "c11.session_crossing.ip_forwarding"
 KEYS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
@@ -149,6 +149,21 @@ def violations(runtime, persistent):
     return found
 
 
+def forwarding_finding(evidence, problems):
+    """The finding for a host that is not a declared router: fail while forwarding is on now or at boot."""
+    expected = {key: "0 (now and at boot)" for key in KEYS}
+    if problems:
+        return make_finding(CHECK, "fail", "medium", "sysctl", dict(evidence, violations=problems), expected,
+                            "Turn IP forwarding off on this TLS/VPN endpoint (sysctl net.ipv4.ip_forward=0, "
+                            "net.ipv6.conf.all.forwarding=0), or declare the host a router.", True,
+                            summary="IP forwarding is on: %s; required: 0 now and at boot"
+                                    % some(problems, 3, sep="; ", width=180))
+    runtime = evidence["runtime"]
+    return make_finding(CHECK, "pass", "medium", "sysctl", evidence, expected, "", True,
+                        summary="IP forwarding is off now and at boot (%s)"
+                                % ", ".join("%s = %s" % (k, runtime[k]) for k in KEYS if runtime[k] is not None))
+
+
 def write_runtime(module, key):
     try:
         with open(proc_path(key), "w") as handle:
@@ -174,7 +189,9 @@ def main():
     evidence = {"runtime": runtime, "persistent": persistent}
     if params["router"]:
         finding = make_finding(CHECK, "not_applicable", "medium", "sysctl", evidence, {"router": True},
-                               "Declared router: forwarding is its job.", False)
+                               "Declared router: forwarding is its job.", False,
+                               summary="declared a router (router=true), so IP forwarding is not judged; "
+                                       "net.ipv4.ip_forward is %s now" % runtime.get("net.ipv4.ip_forward"))
         module.exit_json(changed=False, runtime=runtime, persistent=persistent, findings=[finding])
 
     changed, diff = False, []
@@ -206,13 +223,7 @@ def main():
     problems = violations(runtime, persistent)
     if problems and module.check_mode and changed:
         evidence["would_change"] = True
-    expected = {key: "0 (now and at boot)" for key in KEYS}
-    if problems:
-        finding = make_finding(CHECK, "fail", "medium", "sysctl", dict(evidence, violations=problems), expected,
-                               "Turn IP forwarding off on this TLS/VPN endpoint (sysctl net.ipv4.ip_forward=0, "
-                               "net.ipv6.conf.all.forwarding=0), or declare the host a router.", True)
-    else:
-        finding = make_finding(CHECK, "pass", "medium", "sysctl", evidence, expected, "", True)
+    finding = forwarding_finding(evidence, problems)
     module.exit_json(changed=changed, diff=diff, runtime=runtime, persistent=persistent, findings=[finding])
 
 

@@ -203,7 +203,7 @@ import stat
 import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 from ansible.module_utils.iryo_keys import (describe_bytes, find_pkcs11_modules, merge_key_objects,
                                             parse_objects, parse_pkcs11_uri, parse_slots, pkcs11_uri)
 
@@ -613,10 +613,21 @@ def main():
                      not_opened={k: v[:50] for k, v in candidates.skipped.items()}, findings=findings)
 
 
+def key_text(entry):
+    """What kind of key it is, never anything of its material: "RSA 2048 key", "EC secp384r1 key"."""
+    kind = " ".join(str(v) for v in (entry.get("type"), entry.get("curve") or entry.get("bits")) if v)
+    return "%s key" % kind if kind else "key"
+
+
+def file_state(entry):
+    return "%s:%s mode %s" % (entry.get("owner"), entry.get("group"), entry.get("mode"))
+
+
 def build_findings(keys, candidates, params, would_change, token_problems=()):
     findings = []
     expected = {"mode": "0600 (0640 with a declared group)", "others": "no access",
                 "owners": params["allowed_owners"]}
+    required = "required: mode 0600 (0640 with a declared group), owner %s" % " or ".join(params["allowed_owners"])
     file_keys = [k for k in keys if not k.get("on_token")]
     for entry in file_keys:
         evidence = {k: v for k, v in entry.items() if k not in ("sources",)}
@@ -624,7 +635,9 @@ def build_findings(keys, candidates, params, would_change, token_problems=()):
         if entry.get("missing") or "mode" not in entry:
             findings.append(make_finding(PERMISSIONS, "error", "high", entry["path"], evidence, expected,
                                          "The key file named here does not exist or cannot be examined (%s); "
-                                         "fix the reference or the path." % entry.get("problem"), False))
+                                         "fix the reference or the path." % entry.get("problem"), False,
+                                         summary="could not decide: the key file named by %s cannot be examined (%s)"
+                                                 % (some(entry["sources"], 1), entry.get("problem") or "missing")))
             continue
         problems = permission_problems(entry, params)
         if problems:
@@ -635,43 +648,70 @@ def build_findings(keys, candidates, params, would_change, token_problems=()):
             findings.append(make_finding(
                 PERMISSIONS, "fail", "high", entry["path"], evidence, expected,
                 "Restrict the key file: chown %s:%s and chmod %s (harden does this), or declare the group that "
-                "must read it in group_readable." % (owner, group, mode), True))
+                "must read it in group_readable." % (owner, group, mode), True,
+                summary="%s is %s: %s; %s" % (key_text(entry), file_state(entry),
+                                             some(problems, 2, sep="; ", width=120), required)))
         elif entry.get("problem"):
             # Permissions look right, but what the file holds is unknown: never a pass.
             findings.append(make_finding(PERMISSIONS, "error", "high", entry["path"], evidence, expected,
-                                         "Look at this file: %s." % entry["problem"], False))
+                                         "Look at this file: %s." % entry["problem"], False,
+                                         summary="could not decide: %s looks like a key file but cannot be read "
+                                                 "as one (%s)" % (file_state(entry), entry["problem"])))
         else:
-            findings.append(make_finding(PERMISSIONS, "pass", "high", entry["path"], evidence, expected, "", True))
+            findings.append(make_finding(PERMISSIONS, "pass", "high", entry["path"], evidence, expected, "", True,
+                                         summary="%s is %s: no access for others, owner allowed"
+                                                 % (key_text(entry), file_state(entry))))
     for target, message in candidates.problems:
         findings.append(make_finding(PERMISSIONS, "error", "high", target, {"error": message}, expected,
                                      "Fix what stopped the check (run with become, or narrow the folders), "
-                                     "then audit again.", False))
+                                     "then audit again.", False, summary="could not decide: %s" % message))
     if not file_keys and not candidates.problems:
+        looked = list(params["paths"]) + list(params["search_dirs"])
         findings.append(make_finding(PERMISSIONS, "not_applicable", "high", "keys",
                                      {"looked_at": {"paths": params["paths"], "search_dirs": params["search_dirs"],
                                                     "web_servers": params["web_servers"]},
                                       "token_keys": len([k for k in keys if k.get("on_token")])},
-                                     expected, "No private key file found.", False))
+                                     expected, "No private key file found.", False,
+                                     summary="no private key file found (looked in %s%s)"
+                                             % (some(looked, 3, width=150),
+                                                " and the web server configurations" if params["web_servers"] else "")))
 
     sign_expected = {"signing_key": "on a PKCS#11 token, or encrypted with a sound cipher"}
+    sign_required = "required: on a PKCS#11 token, or encrypted with a sound cipher"
     if not params["signing_keys"]:
         findings.append(make_finding(SIGNING, "not_applicable", "high", "signing_keys",
                                      {"declared_signing_keys": []}, sign_expected,
                                      "No signing key is declared for this host (c13_key_protection_signing_keys).",
-                                     False))
+                                     False, summary="no signing key is declared for this host "
+                                                    "(c13_key_protection_signing_keys)"))
     for pattern in params["signing_keys"]:
         verdict = signing_verdict(pattern, keys)
         if isinstance(verdict, tuple):
             status, evidence, remediation = verdict
+            if status == "pass":
+                summary = "signing key %s is on PKCS#11 token %s (%s)" % (
+                    pattern, evidence.get("token"), key_text(evidence))
+            elif status == "error":
+                summary = ("could not decide: only the public half of signing key %s is visible on the token "
+                           "(no user PIN given)" % pattern)
+            else:
+                summary = "declared signing key %s is on no PKCS#11 token this host can see; %s" % (
+                    pattern, sign_required)
             if status != "pass" and token_problems:
                 evidence = dict(evidence, token_problems=["%s: %s" % problem for problem in token_problems])
-                status = "error" if status == "fail" else status  # a token we could not ask decides nothing
-            findings.append(make_finding(SIGNING, status, "high", pattern, evidence, sign_expected, remediation, False))
+                if status == "fail":  # a token we could not ask decides nothing
+                    status = "error"
+                    summary = ("could not decide: signing key %s not seen, and a PKCS#11 token could not be "
+                               "asked (%s)" % (pattern, some(["%s: %s" % p for p in token_problems], 1)))
+            findings.append(make_finding(SIGNING, status, "high", pattern, evidence, sign_expected, remediation, False,
+                                         summary=summary))
             continue
         if not verdict:
             findings.append(make_finding(SIGNING, "fail", "high", pattern, {"declared": pattern, "found": False},
                                          sign_expected, "The declared signing key was not found; update the "
-                                         "declaration or find where the key went.", False))
+                                         "declaration or find where the key went.", False,
+                                         summary="declared signing key %s not found on this host; %s"
+                                                 % (pattern, sign_required)))
             continue
         for entry in verdict:
             evidence = {k: entry.get(k) for k in ("path", "format", "type", "bits", "curve", "encrypted",
@@ -680,20 +720,29 @@ def build_findings(keys, candidates, params, would_change, token_problems=()):
             if entry.get("encrypted") is None:
                 findings.append(make_finding(SIGNING, "error", "high", entry["path"], evidence, sign_expected,
                                              "Cannot tell whether this signing key is encrypted (%s)."
-                                             % entry.get("problem", "unreadable"), False))
+                                             % entry.get("problem", "unreadable"), False,
+                                             summary="could not decide whether this signing key is encrypted (%s)"
+                                                     % entry.get("problem", "unreadable")))
             elif not entry["encrypted"]:
                 findings.append(make_finding(
                     SIGNING, "fail", "high", entry["path"], evidence, sign_expected,
                     "This signing key is stored unencrypted in a file. Move it to a PKCS#11 token/HSM or protect it "
-                    "with a passphrase as the CA's CP requires; iryo-guard never re-encrypts or moves keys.", False))
+                    "with a passphrase as the CA's CP requires; iryo-guard never re-encrypts or moves keys.", False,
+                    summary="signing %s stored unencrypted in a file (%s); %s"
+                            % (key_text(entry), file_state(entry), sign_required)))
             elif encryption.get("broken"):
                 findings.append(make_finding(
                     SIGNING, "fail", "high", entry["path"], evidence, sign_expected,
                     "This signing key is encrypted with %s, which no longer protects it; re-protect it (AES-256 "
-                    "with PBKDF2 or scrypt) or move it to a token." % encryption.get("cipher"), False))
+                    "with PBKDF2 or scrypt) or move it to a token." % encryption.get("cipher"), False,
+                    summary="signing %s encrypted with %s, which no longer protects it; %s"
+                            % (key_text(entry), encryption.get("cipher"), sign_required)))
             else:
                 findings.append(make_finding(SIGNING, "pass", "high", entry["path"], evidence, sign_expected,
-                                             "", False))
+                                             "", False,
+                                             summary="signing %s encrypted in its file (%s%s)"
+                                                     % (key_text(entry), encryption.get("cipher") or "cipher unknown",
+                                                        ", " + encryption["kdf"] if encryption.get("kdf") else "")))
     return findings
 
 

@@ -89,7 +89,7 @@ import re
 import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 from ansible.module_utils.iryo_keys import find_pkcs11_modules, parse_module_info
 
 CHECK = "d2.keystore.fips_level1"
@@ -182,6 +182,45 @@ def summary(entry):
                                        "confidence", "reason", "source") if entry.get(k) is not None}
 
 
+def keystore_finding(evidence, expected, active, modules, kernel_fips, qualifying, validated):
+    """The verdict: pass with a qualifying validated module, error without an allowlist, else fail."""
+    kernel_text = {True: "on", False: "off", None: "not available"}[kernel_fips]
+    if qualifying:
+        names = ["OpenSSL provider %s %s" % (q["openssl_provider"], q["version"]) if "openssl_provider" in q
+                 else "PKCS#11 module %s %s" % (os.path.basename(q["pkcs11_module"]), q.get("version") or "")
+                 for q in qualifying]
+        return make_finding(CHECK, "pass", "medium", "keystore", evidence, expected,
+                            "Keep keys in the validated module and use it as its security policy says.", False,
+                            summary="a FIPS 140-2 validated key store is active: %s" % some(names, 2))
+    if not validated:
+        return make_finding(CHECK, "error", "medium", "keystore", evidence, expected,
+                            "The allowlist of validated modules is empty; pass data/fips_modules.yml.", False,
+                            summary="could not decide: the allowlist of validated modules "
+                                    "(data/fips_modules.yml) is empty")
+    seen, short = [], []
+    for p in active:
+        seen.append("OpenSSL provider '%s' %s%s" % (p.get("name"), p.get("version"),
+                                                    " (not validated)" if p.get("not_validated") else ""))
+        name = str(p.get("name") or p.get("id"))
+        short.append("%s%s %s" % ("" if name.startswith("OpenSSL") else "OpenSSL ", name, p.get("version")))
+    for m in modules:
+        described = " ".join(str(v) for v in (m.get("library"), m.get("library_version")) if v) or "not described"
+        seen.append("PKCS#11 module %s (%s)%s" % (os.path.basename(m["module"]), described,
+                                                  " - NOT FIPS-validated" if m.get("not_validated") else ""))
+        short.append(os.path.basename(m["module"]))
+    remediation = (
+        "No FIPS 140-2 level 1 validated key store is active (seen: %s; kernel FIPS mode %s). To pass: keep the "
+        "keys in a validated HSM or smart card whose PKCS#11 module is listed in data/fips_modules.yml, or "
+        "install an OpenSSL FIPS provider built from a validated version (e.g. 3.0.8, CMVP #4282, per its "
+        "security policy: openssl fipsinstall, then activate it in openssl.cnf) - Debian's openssl ships none - "
+        "or run a distribution with a validated FIPS mode, and add the module to the allowlist."
+        % ("; ".join(seen) or "nothing", kernel_text))
+    return make_finding(CHECK, "fail", "medium", "keystore", evidence, expected, remediation, False,
+                        summary="no FIPS 140-2 level 1 validated key store is active (seen: %s; kernel FIPS "
+                                "mode %s); required: a validated module (data/fips_modules.yml)"
+                                % (some(short, 3, width=110), kernel_text))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -263,29 +302,7 @@ def main():
     evidence = {"openssl": openssl, "kernel_fips": kernel_fips, "pkcs11_modules": modules,
                 "qualifying": qualifying, "allowlist_entries": len(validated)}
     expected = {"key_storage": "an active FIPS 140-2 level 1 (or better) validated module from data/fips_modules.yml"}
-    if qualifying:
-        finding = make_finding(CHECK, "pass", "medium", "keystore", evidence, expected,
-                               "Keep keys in the validated module and use it as its security policy says.", False)
-    elif not validated:
-        finding = make_finding(CHECK, "error", "medium", "keystore", evidence, expected,
-                               "The allowlist of validated modules is empty; pass data/fips_modules.yml.", False)
-    else:
-        seen = []
-        for p in active:
-            seen.append("OpenSSL provider '%s' %s%s" % (p.get("name"), p.get("version"),
-                                                        " (not validated)" if p.get("not_validated") else ""))
-        for m in modules:
-            seen.append("PKCS#11 module %s (%s %s)%s" % (os.path.basename(m["module"]), m.get("library"),
-                                                         m.get("library_version"),
-                                                         " - NOT FIPS-validated" if m.get("not_validated") else ""))
-        remediation = (
-            "No FIPS 140-2 level 1 validated key store is active (seen: %s; kernel FIPS mode %s). To pass: keep the "
-            "keys in a validated HSM or smart card whose PKCS#11 module is listed in data/fips_modules.yml, or "
-            "install an OpenSSL FIPS provider built from a validated version (e.g. 3.0.8, CMVP #4282, per its "
-            "security policy: openssl fipsinstall, then activate it in openssl.cnf) - Debian's openssl ships none - "
-            "or run a distribution with a validated FIPS mode, and add the module to the allowlist."
-            % ("; ".join(seen) or "nothing", {True: "on", False: "off", None: "not available"}[kernel_fips]))
-        finding = make_finding(CHECK, "fail", "medium", "keystore", evidence, expected, remediation, False)
+    finding = keystore_finding(evidence, expected, active, modules, kernel_fips, qualifying, validated)
     module.exit_json(changed=False, openssl=openssl, kernel_fips=kernel_fips, pkcs11_modules=modules,
                      findings=[finding])
 

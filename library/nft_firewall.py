@@ -174,7 +174,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.iryo_files import write_text_atomically
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 from ansible.module_utils import iryo_nft
 
 CHECK_DROP = "c10.firewall.default_drop"
@@ -270,6 +270,87 @@ def persistence(host, params):
     }
 
 
+FAMILY_NAMES = {"ipv4": "IPv4", "ipv6": "IPv6"}
+EVERY_SOURCE = ("0.0.0.0/0", "::/0", "any")
+
+
+def families_text(families):
+    """("ipv4", "ipv6") -> "IPv4 and IPv6"."""
+    names = [FAMILY_NAMES.get(f, f) for f in iryo_nft.FAMILIES if f in families]
+    return " and ".join(names)
+
+
+def sources_text(sources):
+    """Source networks as read: "every source" for the whole address space of a family."""
+    sources = [str(s) for s in sources]
+    if not sources or all(s in EVERY_SOURCE for s in sources):
+        return "every source"
+    if len(sources) == 2:
+        return " and ".join(sources)
+    return some(sources, 2)
+
+
+def declared_text(declared_view):
+    if not declared_view:
+        return "nothing"
+    return some(["%s/%s from %s" % (d["proto"], d["port"], sources_text(d["sources"])) for d in declared_view], 4,
+                width=110)
+
+
+def drop_summary(families, not_dropping, chains, persist):
+    """One sentence for c10.firewall.default_drop: what drops inbound traffic, and whether it survives a reboot."""
+    boot = ", ".join(persist["enabled_firewall_service"]) or None
+    if not_dropping:
+        input_chains = chains or []  # iryo_nft.analyse lists the chains hooked to input only
+        if not input_chains:
+            seen = "no nftables input chain with policy drop (%s)" % families_text(not_dropping)
+        else:
+            seen = "%s inbound not dropped by default (input chains: %s)" % (
+                families_text(not_dropping),
+                some(["%s policy %s%s" % (c.get("chain"), c.get("policy"),
+                                             "" if c.get("ends_in") == "policy" else ", ends in %s" % c.get("ends_in"))
+                      for c in input_chains], 3, sep="; ", width=100))
+        if not boot:
+            seen += " and no firewall service enabled at boot"
+        return seen + "; required: inbound dropped by default, loaded at boot"
+    if not boot:
+        return ("%s inbound dropped by default now, but no firewall service is enabled, so the ruleset is lost "
+                "at reboot" % families_text(families))
+    return "%s inbound dropped by default; %s loads the ruleset at boot" % (families_text(families), boot)
+
+
+def services_summary(violations, families, declared_view):
+    """One sentence for c10.firewall.allowed_services: what is open beyond the declared services."""
+    declared = "declared: %s" % declared_text(declared_view)
+    if not violations:
+        return "inbound open only as declared (%s); %s" % (families_text(families), declared)
+    no_drop = {v["family"] for v in violations if v["why"].startswith("no default drop")}
+    groups = []  # [[(proto, ports, sources, why), families]] in the order first seen
+    for v in violations:
+        if v["family"] in no_drop:
+            continue  # without a default drop every port is open to every source: said once below
+        why = "not declared" if v["why"] == "accepted but not declared" else "wider than declared"
+        key = (v["proto"], v["ports"], sources_text(v["sources"]), why)
+        for entry in groups:
+            if entry[0] == key:
+                entry[1].add(v["family"])
+                break
+        else:
+            groups.append([key, {v["family"]}])
+    everywhere = {f for _, fams in groups for f in fams} | no_drop
+    same = all(fams == everywhere for _, fams in groups) and (not no_drop or no_drop == everywhere)
+    parts = []
+    if no_drop:
+        parts.append("every port from every source (%sno default drop)"
+                     % ("" if same else families_text(no_drop) + ": "))
+    for (proto, ports, sources, why), fams in groups:
+        label = "" if same else " (%s)" % families_text(fams)
+        parts.append("%s/%s%s from %s (%s)" % (proto, ports, label, sources, why))
+    suffix = " in %s" % families_text(everywhere) if same else ""
+    budget = 238 - len(declared) - len(suffix) - len("accepts ; ")
+    return "accepts %s%s; %s" % (some(parts, 4, width=budget), suffix, declared)
+
+
 def findings(analysis, violations, persist, params, declared, would_change):
     fams = analysis["families"]
     not_dropping = [f for f in iryo_nft.FAMILIES if f in params["_families"] and not fams[f]["default_drop"]]
@@ -288,12 +369,14 @@ def findings(analysis, violations, persist, params, declared, would_change):
     problems = ["%s inbound is not dropped by default" % f for f in not_dropping]
     if not persist["enabled_firewall_service"]:
         problems.append("no firewall service is enabled, so the ruleset is lost at reboot")
+    summary = drop_summary(params["_families"], not_dropping, analysis["chains"], persist)
     if problems:
         drop = make_finding(CHECK_DROP, "fail", "high", "nftables", dict(evidence, problems=problems), expected,
                             "Enforce the C.10 firewall (harden, c10_isolation_mode=enforce): table inet iryo_guard "
-                            "with policy drop, persisted and loaded by nftables.service at boot.", True)
+                            "with policy drop, persisted and loaded by nftables.service at boot.", True,
+                            summary=summary)
     else:
-        drop = make_finding(CHECK_DROP, "pass", "high", "nftables", evidence, expected, "", True)
+        drop = make_finding(CHECK_DROP, "pass", "high", "nftables", evidence, expected, "", True, summary=summary)
 
     open_now = []
     for fam in params["_families"]:
@@ -304,14 +387,17 @@ def findings(analysis, violations, persist, params, declared, would_change):
                 "violations": [v for v in violations if v["family"] in params["_families"]]}
     if would_change:
         evidence["would_change"] = True
+    summary = services_summary(evidence["violations"], params["_families"], declared_view)
     if evidence["violations"]:
-        summary = "; ".join("%s/%s from %s (%s)" % (v["proto"], v["ports"], ", ".join(v["sources"]), v["why"])
-                            for v in evidence["violations"][:6])
+        listed = "; ".join("%s/%s from %s (%s)" % (v["proto"], v["ports"], ", ".join(v["sources"]), v["why"])
+                           for v in evidence["violations"][:6])
         svc = make_finding(CHECK_SERVICES, "fail", "high", "nftables", evidence, {"declared": declared_view},
                            "Close what is not declared, or declare it for this host class "
-                           "(c10_isolation_services / c10_isolation_admin_sources): %s" % summary, True)
+                           "(c10_isolation_services / c10_isolation_admin_sources): %s" % listed, True,
+                           summary=summary)
     else:
-        svc = make_finding(CHECK_SERVICES, "pass", "high", "nftables", evidence, {"declared": declared_view}, "", True)
+        svc = make_finding(CHECK_SERVICES, "pass", "high", "nftables", evidence, {"declared": declared_view}, "", True,
+                           summary=summary)
     return [drop, svc]
 
 

@@ -142,7 +142,7 @@ from ansible.module_utils.iryo_apt import (annotate_published, lists_age_hours, 
                                            pending_with_apt_pkg, release_dates)
 from ansible.module_utils.iryo_dnf import (DnfError, apply_security_upgrade, pending_updates as dnf_pending,
                                            reboot_required as dnf_reboot_required, security_upgrade_plan)
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 
 CHECK = "c12.patches.security_pending"
 REBOOT_CHECK = "c12.patches.reboot_required"
@@ -240,7 +240,8 @@ def verdict(pending, age, max_age, max_security_age_days=14):
                else "package lists are %.0f hours old (limit %d)" % (age, max_age))
         return make_finding(CHECK, "error", "high", "apt", dict(evidence, error=why), expected,
                             "Let the host refresh its package lists from the hospital's mirror "
-                            "(apt-daily.timer or apt-get update), then audit again.", False)
+                            "(apt-daily.timer or apt-get update), then audit again.", False,
+                            summary="could not decide: %s, so pending updates are unknown" % why)
     if security:
         overdue = oldest is not None and oldest > max_security_age_days
         # Overdue security fixes outrank a fresh one: the archive published them more than
@@ -250,8 +251,16 @@ def verdict(pending, age, max_age, max_security_age_days=14):
                             "in a maintenance window (iryo-guard harden does this).%s"
                             % (", ".join(p["package"] for p in security),
                                " The oldest has been published for at least %d days (limit %d)."
-                               % (oldest, max_security_age_days) if overdue else ""), True)
-    return make_finding(CHECK, "pass", "high", "apt", evidence, expected, "", True)
+                               % (oldest, max_security_age_days) if overdue else ""), True,
+                            summary="%d security update%s pending (%s)%s; required: none pending"
+                                    % (len(security), "" if len(security) == 1 else "s",
+                                       some([p["package"] for p in security], 5),
+                                       ", the oldest published at least %d days ago (limit %d)"
+                                       % (oldest, max_security_age_days) if oldest is not None else ""))
+    return make_finding(CHECK, "pass", "high", "apt", evidence, expected, "", True,
+                        summary="no security update pending (package lists %.1f hours old; %d other update%s pending)"
+                                % (age, len(evidence["pending_other"]),
+                                   "" if len(evidence["pending_other"]) == 1 else "s"))
 
 
 def newest_kernel(module, kernels):
@@ -263,6 +272,13 @@ def newest_kernel(module, kernels):
     return newest
 
 
+def reboot_summary(reasons, required, checked):
+    if required:
+        return "reboot required: %s; required: the installed updates running (reboot in the maintenance window)" % (
+            some(reasons, 2, sep="; ", width=140) if reasons else "needs-restarting -r says so")
+    return "no reboot pending (checked %s)" % checked
+
+
 def reboot_finding(module, backend="apt-get"):
     """Does the host need a reboot to run what is installed? (Debian policy 9.12, kernel, needrestart;
     on the RHEL family `needs-restarting -r`, which compares boot time with package install times)"""
@@ -271,11 +287,13 @@ def reboot_finding(module, backend="apt-get"):
             required, reasons = dnf_reboot_required(module)
         except DnfError as exc:
             return make_finding(REBOOT_CHECK, "error", "medium", "reboot", {"error": str(exc)}, {"reasons": []},
-                                "Install dnf-utils / the needs-restarting plugin so the host can tell.", False)
+                                "Install dnf-utils / the needs-restarting plugin so the host can tell.", False,
+                                summary="could not decide: %s" % exc)
         evidence = {"running_kernel": os.uname()[2], "reasons": reasons, "tool": "needs-restarting -r"}
         return make_finding(REBOOT_CHECK, "fail" if required else "pass", "medium", "reboot", evidence,
                             {"reasons": []}, "Reboot the host in its maintenance window so that the installed "
-                            "updates run." if required else "", False)
+                            "updates run." if required else "", False,
+                            summary=reboot_summary(reasons, required, "needs-restarting -r"))
     reasons = []
     if os.path.exists("/run/reboot-required"):
         packages = ""
@@ -297,10 +315,14 @@ def reboot_finding(module, backend="apt-get"):
     evidence = {"running_kernel": running, "installed_kernels": kernels, "reasons": reasons}
     if not kernels:
         evidence["note"] = "no kernel image in /boot (a container or a host booted elsewhere)"
+    checked = "/run/reboot-required, %s%s" % ("kernel %s" % running if kernels else "no kernel in /boot",
+                                              ", needrestart" if needrestart else "")
     if reasons:
         return make_finding(REBOOT_CHECK, "fail", "medium", "reboot", evidence, {"reasons": []},
-                            "Reboot the host in its maintenance window so that the installed updates run.", False)
-    return make_finding(REBOOT_CHECK, "pass", "medium", "reboot", evidence, {"reasons": []}, "", False)
+                            "Reboot the host in its maintenance window so that the installed updates run.", False,
+                            summary=reboot_summary(reasons, True, checked))
+    return make_finding(REBOOT_CHECK, "pass", "medium", "reboot", evidence, {"reasons": []}, "", False,
+                        summary=reboot_summary(reasons, False, checked))
 
 
 def os_release(path="/etc/os-release"):
@@ -325,7 +347,8 @@ def eol_finding(releases, today=None):
                                                                  "error": "release not in data/os_eol.yml"},
                             {"security_end": "a known future date"},
                             "Add the release and its end-of-life dates (with their source) to data/os_eol.yml.",
-                            False)
+                            False, summary="could not decide: %s (%s) is not in data/os_eol.yml"
+                                           % (target, osr.get("PRETTY_NAME")))
     end = datetime.date(*[int(x) for x in str(entry["security_end"]).split("-")])
     regular_end = datetime.date(*[int(x) for x in str(entry["regular_end"]).split("-")])
     evidence = {"os_release": osr.get("PRETTY_NAME"), "codename": entry.get("codename"),
@@ -336,8 +359,14 @@ def eol_finding(releases, today=None):
     if today > end:
         return make_finding(EOL_CHECK, "fail", "high", target, evidence, expected,
                             "Upgrade to a supported release: %s %s gets no security updates since %s."
-                            % (distro, version, end), False)
-    return make_finding(EOL_CHECK, "pass", "high", target, evidence, expected, "", False)
+                            % (distro, version, end), False,
+                            summary="%s gets no security updates since %s; required: a release still supported"
+                                    % (osr.get("PRETTY_NAME") or target, end))
+    return make_finding(EOL_CHECK, "pass", "high", target, evidence, expected, "", False,
+                        summary="%s gets security updates until %s (%d days left, %s phase%s)"
+                                % (osr.get("PRETTY_NAME") or target, end, (end - today).days, evidence["phase"],
+                                   "; date %s" % entry.get("confidence") if entry.get("confidence") != "confirmed"
+                                   else ""))
 
 
 def install_plan(module, security):

@@ -203,7 +203,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.iryo_files import write_text_atomically
-from ansible.module_utils.iryo_findings import make_finding
+from ansible.module_utils.iryo_findings import make_finding, some
 from ansible.module_utils import iryo_sshd
 
 CHECKS = {
@@ -402,6 +402,47 @@ def supported(module, kind):
     return set(out.split()) if rc == 0 else None
 
 
+def password_summary(ev, bad):
+    g = ev["global"]
+    if not bad:
+        return ("password and keyboard-interactive logins are off globally and for every user and source probed (%d)"
+                % len(ev["probes"]))
+    per_probe = len([b for b in bad if not b.startswith("global:")])
+    return ("password logins allowed (PasswordAuthentication %s, KbdInteractiveAuthentication %s globally; %d of %d "
+            "user/source probes); required: no for every user and source"
+            % (iryo_sshd.first(g, "passwordauthentication"), iryo_sshd.first(g, "kbdinteractiveauthentication"),
+               per_probe, len(ev["probes"])))
+
+
+def root_summary(ev, bad):
+    value = iryo_sshd.first(ev["global"], "permitrootlogin")
+    if not bad:
+        return "PermitRootLogin no, globally and for root from every source probed"
+    sources = [p["addr"] for p in ev["probes"] if p["user"] == "root" and p["permitrootlogin"] != "no"]
+    return ("root may log in: PermitRootLogin %s globally%s; required: PermitRootLogin no"
+            % (value, "; from %s" % some(sources, 3) if sources else ""))
+
+
+def sources_summary(ev, networks, bad):
+    if not networks:
+        return "no VPN/VDI network is declared, so sshd lets every source log in; required: logins only from them"
+    allowed = some(networks, 3)
+    if not bad:
+        return "sshd refuses every user from outside %s (probed from %s)" % (allowed, some(ev["outside"], 3))
+    users = sorted({p["user"] for p in ev["probes"] if p["where"] == "outside" and p["login_with_key"]})
+    addrs = sorted({p["addr"] for p in ev["probes"] if p["where"] == "outside" and p["login_with_key"]})
+    return ("sshd lets %s log in from outside %s (probed from %s); required: logins only from %s"
+            % (some(users, 3), allowed, some(addrs, 3), allowed))
+
+
+def algorithms_summary(allowed, bad):
+    if not bad:
+        return "%s offer only allowed algorithms (data/ssh_algorithms.yml)" % ", ".join(
+            iryo_sshd.DIRECTIVE_NAMES[k] for k in allowed)
+    listed = "; ".join("%s %s" % (name, some(extra, 2)) for name, extra in sorted(bad.items()))
+    return "sshd offers algorithms outside the allowlist: %s; required: data/ssh_algorithms.yml only" % listed
+
+
 def build_findings(params, ev, networks, allowed, paths_evidence):
     findings = []
     g = ev["global"]
@@ -415,7 +456,7 @@ def build_findings(params, ev, networks, allowed, paths_evidence):
              "violations": bad},
             {"PasswordAuthentication": "no", "KbdInteractiveAuthentication": "no", "for": "every user and source"},
             "Turn password and keyboard-interactive logins off (sshd_hardening state=enforced); staff log in "
-            "with keys through the VPN/VDI." if bad else "", True))
+            "with keys through the VPN/VDI." if bad else "", True, summary=password_summary(ev, bad)))
     if params["root_login"]:
         bad = judge_root(ev)
         findings.append(make_finding(
@@ -423,7 +464,7 @@ def build_findings(params, ev, networks, allowed, paths_evidence):
             {"global": {"PermitRootLogin": iryo_sshd.first(g, "permitrootlogin")}, "violations": bad},
             {"PermitRootLogin": "no"},
             "Set PermitRootLogin no; administrators log in as themselves and use sudo (declare them in "
-            "d1_remote_access_admin_users)." if bad else "", True))
+            "d1_remote_access_admin_users)." if bad else "", True, summary=root_summary(ev, bad)))
     if params["sources"]:
         bad = judge_sources(ev, networks)
         findings.append(make_finding(
@@ -433,7 +474,8 @@ def build_findings(params, ev, networks, allowed, paths_evidence):
                           for p in ev["probes"] if p["where"] == "outside"}},
             {"logins_only_from": networks or "the declared VPN/VDI networks"},
             ("Declare the VPN/VDI networks (d1_remote_access_allowed_networks) and enforce; sshd then denies "
-             "every user from elsewhere (Match Address ... DenyUsers *).") if bad else "", bool(networks)))
+             "every user from elsewhere (Match Address ... DenyUsers *).") if bad else "", bool(networks),
+            summary=sources_summary(ev, networks, bad)))
     if params["algorithms"]:
         bad = judge_algorithms(ev, allowed)
         current = {iryo_sshd.DIRECTIVE_NAMES[k]: iryo_sshd.algorithm_list(g, k) for k in allowed}
@@ -442,7 +484,7 @@ def build_findings(params, ev, networks, allowed, paths_evidence):
             {"current": current, "not_allowed": bad},
             {iryo_sshd.DIRECTIVE_NAMES[k]: v for k, v in allowed.items()},
             "Restrict %s to the allowlist (data/ssh_algorithms.yml) with sshd_hardening state=enforced."
-            % ", ".join(sorted(bad)) if bad else "", True))
+            % ", ".join(sorted(bad)) if bad else "", True, summary=algorithms_summary(allowed, bad)))
     sources_ok = bool(networks) and not judge_sources(ev, networks)
     others = paths_evidence["other_services"]
     problems = []
@@ -451,11 +493,17 @@ def build_findings(params, ev, networks, allowed, paths_evidence):
     problems += ["%s listens on %s:%d (not limited by sshd_hardening)" % (o["service"], o["address"], o["port"])
                  for o in others]
     paths_evidence = dict(paths_evidence, allowed_sources=networks if sources_ok else ["any"], problems=problems)
+    limit = some(networks, 3) if networks else "the declared VPN/VDI networks"
+    if problems:
+        summary = "remote access not limited: %s; required: every path only from %s" % (
+            some(problems, 2, sep="; ", width=150), limit)
+    else:
+        summary = "sshd is the only remote-access path and lets users in only from %s" % limit
     findings.append(make_finding(
         PATHS, "fail" if problems else "pass", "high", "remote access",
         paths_evidence, {"every_path_limited_to": networks or "the declared VPN/VDI networks"},
         "Limit every remote-access path to the VPN/VDI networks: %s." % "; ".join(problems) if problems else "",
-        not others))
+        not others, summary=summary))
     return findings
 
 
@@ -518,12 +566,18 @@ def main():
     sshd_bin = module.get_bin_path("sshd", opt_dirs=["/usr/sbin", "/sbin"])
     if not sshd_bin or not os.path.isfile(params["sshd_config"]):
         evidence = {"sshd": sshd_bin, "sshd_config": params["sshd_config"], "other_services": other_listeners()}
-        findings = [make_finding(CHECKS[k], "not_applicable", "high", "sshd", evidence, {}, "", False)
-                    for k in CHECKS if params[k]]
+        absent = ("no sshd on this host (%s)" % ("no sshd program" if not sshd_bin
+                                                 else "%s missing" % params["sshd_config"]))
+        findings = [make_finding(CHECKS[k], "not_applicable", "high", "sshd", evidence, {}, "", False,
+                                 summary=absent) for k in CHECKS if params[k]]
         problems = ["%s listens on %s:%d" % (o["service"], o["address"], o["port"]) for o in evidence["other_services"]]
+        limit = some(networks, 3) if networks else "the declared networks"
+        summary = ("%s, but other remote-access services listen: %s; required: every path only from %s"
+                   % (absent, some(problems, 3, sep="; ", width=120), limit)
+                   if problems else "%s and no other remote-access service listens" % absent)
         findings.append(make_finding(PATHS, "fail" if problems else "pass", "high", "remote access",
                                      dict(evidence, problems=problems), {"every_path_limited_to": networks},
-                                     "; ".join(problems), False))
+                                     "; ".join(problems), False, summary=summary))
         module.exit_json(changed=False, connection=connection, findings=findings, dropin={"path": params["dropin"]})
 
     allowed, wanted_algorithms = {}, {}

@@ -20,6 +20,10 @@ A finding is a plain dict (so it survives JSON and Ansible's result handling):
     expected     what the requirement asks for (JSON-able)
     remediation  what to do, in one or two sentences
     fixable      True when iryo-guard's enforcement can fix it
+    summary      ONE plain sentence an engineer acts on: what was seen against what is required
+                 (a pass says briefly what was checked). At most MAX_SUMMARY characters, one line.
+                 Written by the check that knows what it saw; renderers show it instead of the
+                 structured evidence, which stays as it is for report.json.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,16 +41,54 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 CELL_PRECEDENCE = ("fail", "error", "excepted", "manual", "pass", "not_applicable")
 
 REQUIRED_FIELDS = ("check", "status", "severity", "target", "evidence", "expected",
-                   "remediation", "fixable")
+                   "remediation", "fixable", "summary")
+
+# A summary is one line a terminal table can show next to host, check and target.
+MAX_SUMMARY = 240
+
+# TEMPORARY: checks whose summaries are being written elsewhere (iryo_guard/tls/verdict.py for the
+# live TLS checks, library/tls_config.py for the server configuration). Until they land, their
+# findings may come without a summary; every other check must give one. Remove this list (and its
+# use in validate_finding) once those two give summaries.
+SUMMARY_PENDING = frozenset(
+    "%s.tls.%s" % (clause, name) for clause in ("c10", "c11")
+    for name in ("protocol_versions", "cipher_suites", "key_exchange", "certificate", "client_auth",
+                 "server_config"))
 
 
 class FindingError(ValueError):
     """A finding that does not follow the schema: a bug in a check, never a host problem."""
 
 
+def fit_summary(text, limit=MAX_SUMMARY):
+    """``text`` as one summary line: any run of whitespace (a newline in a file name or a command's
+    output from the host) becomes one space, and a line over ``limit`` characters is cut with an
+    ellipsis. Host data must never turn a finding into a schema error."""
+    line = " ".join(str(text).split())
+    if len(line) > limit:
+        line = line[:limit - 1].rstrip() + "\u2026"
+    return line
+
+
+def some(items, limit=4, sep=", ", width=None):
+    """The first items and how many more: ``a, b, c, d and 3 more``; ``none`` for none. At most
+    ``limit`` items, and fewer when ``width`` is given and the text would be longer than that."""
+    items = [str(i) for i in items]
+    if not items:
+        return "none"
+    for count in range(min(limit, len(items)), 0, -1):
+        text = sep.join(items[:count])
+        if count < len(items):
+            text += " and %d more" % (len(items) - count)
+        if width is None or len(text) <= width:
+            break
+    return text
+
+
 def make_finding(check, status, severity="medium", target="", evidence=None, expected=None,
-                 remediation="", fixable=False, **extra):
-    """Build one finding and validate it. ``extra`` may carry clause, host, title, source."""
+                 remediation="", fixable=False, summary=None, **extra):
+    """Build one finding and validate it. ``summary`` is the one-line sentence (see MAX_SUMMARY);
+    ``extra`` may carry clause, host, title, source."""
     finding = {
         "check": check,
         "status": status,
@@ -57,6 +99,8 @@ def make_finding(check, status, severity="medium", target="", evidence=None, exp
         "remediation": remediation,
         "fixable": bool(fixable),
     }
+    if summary is not None:
+        finding["summary"] = fit_summary(summary)
     finding.update(extra)
     validate_finding(finding)
     return finding
@@ -66,7 +110,8 @@ def validate_finding(finding):
     """Raise FindingError when ``finding`` does not follow the schema."""
     if not isinstance(finding, dict):
         raise FindingError("a finding must be a mapping, got %s" % type(finding).__name__)
-    missing = [f for f in REQUIRED_FIELDS if f not in finding]
+    missing = [f for f in REQUIRED_FIELDS if f not in finding
+               and not (f == "summary" and finding.get("check") in SUMMARY_PENDING)]
     if missing:
         raise FindingError("finding for %r lacks %s" % (finding.get("check"), ", ".join(missing)))
     if not isinstance(finding["check"], str) or not finding["check"]:
@@ -79,6 +124,15 @@ def validate_finding(finding):
                            % (finding["check"], finding["severity"], ", ".join(SEVERITIES)))
     if not isinstance(finding["fixable"], bool):
         raise FindingError("finding %s: fixable must be true or false" % finding["check"])
+    if "summary" in finding:
+        summary = finding["summary"]
+        if not isinstance(summary, str) or not summary.strip():
+            raise FindingError("finding %s: summary must be a non-empty sentence" % finding["check"])
+        if "\n" in summary or "\r" in summary:
+            raise FindingError("finding %s: summary must be one line" % finding["check"])
+        if len(summary) > MAX_SUMMARY:
+            raise FindingError("finding %s: summary has %d characters; at most %d"
+                               % (finding["check"], len(summary), MAX_SUMMARY))
     return finding
 
 
@@ -92,8 +146,10 @@ def cell_status(statuses):
 
 
 def error_finding(check, message, target="", **extra):
-    """A check that could not decide. Never reads as pass."""
+    """A check that could not decide. Never reads as pass. The summary is the error message (its
+    whitespace collapsed, cut to one line); the evidence keeps it whole."""
+    summary = extra.pop("summary", None) or "could not decide: %s" % (message or "no message")
     return make_finding(check, "error", severity="high", target=target,
                         evidence={"error": message}, expected={},
                         remediation="Fix what stopped the check, then run the audit again.",
-                        fixable=False, **extra)
+                        fixable=False, summary=summary, **extra)

@@ -11,7 +11,8 @@ TODAY = datetime.date(2026, 11, 25)
 
 
 def failing(target="apt"):
-    return make_finding(CHECK, "fail", "high", target, {"pending_security": ["less"]}, {}, "update", False)
+    return make_finding(CHECK, "fail", "high", target, {"pending_security": ["less"]}, {}, "update", False,
+                        summary="1 security update pending (less); required: none pending")
 
 
 def exception(**over):
@@ -55,7 +56,7 @@ def test_exception_target_glob_limits_it():
 
 def test_exception_never_turns_an_error_or_pass_into_excepted():
     exceptions = validate_exceptions([exception()], load_catalog())
-    error = make_finding(CHECK, "error", "high", "apt", {"error": "x"}, {}, "", False)
+    error = make_finding(CHECK, "error", "high", "apt", {"error": "x"}, {}, "", False, summary="could not decide: x")
     [finding] = enrich([error], "portal", load_catalog(), exceptions, today=TODAY)
     assert finding["status"] == "error"
 
@@ -77,7 +78,20 @@ def test_exceptions_must_be_a_list():
         validate_exceptions({"check": CHECK}, load_catalog(), host="portal")
 
 
+def test_a_finding_without_summary_is_refused_by_enrich():
+    bare = dict(failing())
+    del bare["summary"]
+    with pytest.raises(FindingError, match="lacks summary"):
+        enrich([bare], "portal", load_catalog())
+
+
+def test_exception_keeps_the_summary():
+    exceptions = validate_exceptions([exception()], load_catalog())
+    [finding] = enrich([failing()], "portal", load_catalog(), exceptions, today=TODAY)
+    assert finding["status"] == "excepted" and finding["summary"].startswith("1 security update pending")
+
+
 def test_findings_with_unknown_checks_are_a_bug_not_a_pass():
-    rogue = make_finding("c12.not.in.catalog", "pass", "high", "apt")
+    rogue = make_finding("c12.not.in.catalog", "pass", "high", "apt", summary="checked")
     with pytest.raises(FindingError, match="not in the clause catalog"):
         enrich([rogue], "portal", load_catalog())

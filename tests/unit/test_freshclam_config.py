@@ -83,7 +83,7 @@ def test_verdict(mod):
     assert any("public mirror" in p for p in mod.problems_of(configured, [], [], False))  # nothing declared
     assert mod.problems_of(mod.parse(DEBIAN.replace("DatabaseMirror", "#DatabaseMirror")
                                      + "PrivateMirror %s\n" % MIRROR), [], [], False) == [
-        "PrivateMirror is ['%s'], expected not set" % MIRROR]
+        "PrivateMirror is %s, expected not set" % MIRROR]
 
 
 def test_last_success_from_the_log(mod, tmp_path):
