@@ -36,6 +36,13 @@ from cryptography.x509.oid import ExtensionOID
 from cryptography.x509.verification import DNSName, IPAddress, PolicyBuilder, Store, VerificationError
 
 VERIFY_TIMEOUT = 20          # seconds for one `openssl verify`; it reads local files only
+# OpenSSL clients check key sizes and signature digests of the chain at their security level: 2 is the
+# default of Debian 12, Ubuntu 20.04+ and RHEL 9's DEFAULT policy (RSA/DSA/DH >= 2048, ECC >= 224, no
+# SHA-1 signatures except a self-signed anchor's). `openssl verify` alone checks none of this.
+CLIENT_AUTH_LEVEL = 2
+# X509 errors of that level check (66 EE key too small, 67 CA key too small, 68 CA md too weak): the
+# profile's own key and signature rules fail the same certificate with its words, so they are not repeated.
+STRENGTH_ERRORS = (66, 67, 68)
 MAX_DEPTH = 10               # longer paths than this are not built (OpenSSL's default limit is 100)
 WEB_PKI_MAX_DAYS = 398       # CA/Browser Forum Baseline Requirements 6.3.2 (leaves issued since 2020-09-01)
 
@@ -204,14 +211,14 @@ def _name_option(name):
 def openssl_verify(leaf, intermediates, name, ca_file=None, now=None):
     """(ok, code, depth, message) from `openssl verify` as an OpenSSL TLS client would check the chain.
 
-    -purpose sslserver is what libssl sets for a client checking a server. No -auth_level: key and
-    signature strength are the profile's business (verdict.py), with the profile's words."""
+    -purpose sslserver is what libssl sets for a client checking a server; -auth_level is the client's
+    security level (CLIENT_AUTH_LEVEL). The profile's stricter key and signature rules are verdict.py's."""
     binary = openssl_binary()
     with tempfile.TemporaryDirectory(prefix="iryo-chain-") as tmp:
         leaf_path = os.path.join(tmp, "leaf.pem")
         with open(leaf_path, "wb") as handle:
             handle.write(_pem([leaf]))
-        argv = [binary, "verify", "-purpose", "sslserver"] + _name_option(name)
+        argv = [binary, "verify", "-purpose", "sslserver", "-auth_level", str(CLIENT_AUTH_LEVEL)] + _name_option(name)
         if ca_file:
             argv += ["-CAfile", ca_file]
         if intermediates:
@@ -283,8 +290,14 @@ def _roles(path, complete):
 
 # ----------------------------------------------------------------------------- what went wrong, in words
 
-def _explain(code, depth, message, path, complete, sent, name, anchors_label):
-    """One sentence for OpenSSL's error, naming the certificate concerned."""
+MISSING_INTERMEDIATE_ADVICE = (
+    "Send the intermediate CA certificate after the leaf: nginx appends it to the ssl_certificate file; Apache "
+    "puts it in the SSLCertificateFile after the leaf (or SSLCertificateChainFile before httpd 2.4.8). Or name the "
+    "CA file that holds the issuing CA.")
+
+
+def _explain(code, depth, message, path, sent, name, anchors_label):
+    """(one sentence for OpenSSL's error naming the certificate concerned, advice or None)."""
     cert = path[depth] if depth is not None and depth < len(path) else None
     if cert is None:
         who = "a certificate at depth %s" % depth
@@ -293,31 +306,32 @@ def _explain(code, depth, message, path, complete, sent, name, anchors_label):
     if code in MISSING_ISSUER and cert is not None:
         copies = [c for c in sent if c.subject == cert.subject and c != cert and c not in path]
         if copies:
-            return ("the chain stops at %s as issued by '%s', which is neither sent nor in %s; the server also "
-                    "sends a copy issued by '%s' after it, but OpenSSL-based clients take the first copy: send the "
-                    "copy that leads to the trusted root first, or drop the other"
-                    % (who, display_name(cert.issuer), anchors_label, display_name(copies[0].issuer)))
-        return ("the chain stops at %s: its issuer '%s' is neither sent by the server nor in %s (OpenSSL does "
-                "not fetch missing intermediates); send the intermediate CA certificate after the leaf "
-                "(nginx: append it to the ssl_certificate file; Apache: SSLCertificateFile with the chain, or "
-                "SSLCertificateChainFile), or name the right CA file"
-                % (who, display_name(cert.issuer), anchors_label))
+            return ("the chain stops at %s as issued by '%s', which is not in %s; the server sends a copy issued by "
+                    "'%s' after it, but OpenSSL clients use the first copy"
+                    % (who, display_name(cert.issuer), anchors_label, display_name(copies[0].issuer)),
+                    "Send the copy of '%s' that leads to the trusted root first, or drop the other copy."
+                    % display_name(cert.subject))
+        return ("the chain stops at %s: its issuer '%s' is neither sent by the server nor in %s (OpenSSL does not "
+                "fetch missing intermediates)" % (who, display_name(cert.issuer), anchors_label),
+                MISSING_INTERMEDIATE_ADVICE)
     if code in (18, 19):  # self-signed leaf / self-signed certificate in chain
-        return ("%s is self-signed and not in %s: the server's certificate does not chain to the CA clients trust"
-                % (who, anchors_label))
+        return ("%s is self-signed and not in %s: the chain does not lead to the CA clients trust" % (
+            who, anchors_label), "Use a certificate from the CA the clients trust, or name that CA's file.")
     if code == 10:
-        return "%s expired on %s" % (who, cert.not_valid_after_utc.date().isoformat() if cert else "?")
+        return "%s expired on %s" % (who, cert.not_valid_after_utc.date().isoformat() if cert else "?"), None
     if code == 9:
-        return "%s is not valid before %s" % (who, cert.not_valid_before_utc.date().isoformat() if cert else "?")
+        return "%s is not valid before %s" % (who, cert.not_valid_before_utc.date().isoformat() if cert else "?"), None
     if code in (62, 64):
         names = ", ".join(_san(path[0])) or "no subjectAltName; CN %s" % display_name(path[0].subject)
-        return "the certificate is not valid for %s (it names %s)" % (name, names)
+        return "the certificate is not valid for %s (it names %s)" % (name, names), None
     if code == 26:
         return ("%s may not be used for a TLS server (its extendedKeyUsage lacks serverAuth, or its keyUsage "
-                "forbids it)" % who)
+                "forbids it)" % who), None
     if code == 24:
-        return "%s is used as a CA but is not marked as one (basicConstraints CA:TRUE missing)" % who
-    return "OpenSSL refuses the chain at %s: %s (X509 error %d)" % (who, message, code)
+        return "%s is used as a CA but is not marked as one (basicConstraints CA:TRUE missing)" % who, None
+    if code in STRENGTH_ERRORS:
+        return "OpenSSL clients at security level %d refuse %s: %s" % (CLIENT_AUTH_LEVEL, who, message), None
+    return "OpenSSL refuses the chain at %s: %s (X509 error %d)" % (who, message, code), None
 
 
 # ----------------------------------------------------------------------------- notes (never failures)
@@ -365,6 +379,21 @@ def _notes(path, roles, complete, sent, web_pki_error):
     return notes
 
 
+EXTENSION_NAMES = {"2.5.29.14": "subjectKeyIdentifier", "2.5.29.15": "keyUsage", "2.5.29.17": "subjectAltName",
+                   "2.5.29.19": "basicConstraints", "2.5.29.35": "authorityKeyIdentifier",
+                   "2.5.29.37": "extendedKeyUsage", "2.5.29.31": "cRLDistributionPoints"}
+
+
+def _readable(message):
+    """cryptography's verifier message without its Rust/Python debug output, extension OIDs named."""
+    for marker in (" AlgorithmIdentifier", " (encountered processing", " <Certificate", "{", "Some("):
+        if marker in message:
+            message = message[:message.index(marker)].rstrip(" :(")
+    for oid, label in EXTENSION_NAMES.items():
+        message = message.replace(oid, label)
+    return message.replace("validation failed: ", "").replace("candidates exhausted: ", "")
+
+
 def _web_pki_error(leaf, intermediates, anchors, name, now):
     """What cryptography's CA/Browser Forum verifier says (the old, too strict verdict), or None."""
     try:
@@ -375,9 +404,9 @@ def _web_pki_error(leaf, intermediates, anchors, name, now):
         builder = PolicyBuilder().store(Store(anchors)).time(now)
         builder.build_server_verifier(subject).verify(leaf, intermediates)
     except VerificationError as exc:
-        return str(exc)
+        return _readable(str(exc))
     except (ValueError, TypeError) as exc:
-        return "unreadable for it: %s" % exc
+        return "unreadable for it: %s" % _readable(str(exc))
     return None
 
 
@@ -403,7 +432,7 @@ def certificate_facts(chain_der, name, ca_file=None, source="", now=None):
     roles = _roles(path, complete)
     facts["path"] = [dict(cert_facts(c, now), role=r, sent=c in sent) for c, r in zip(path, roles)]
     facts["path_complete"] = complete
-    anchors_label = ca_file or "the system CA store"
+    anchors_label = os.path.basename(ca_file) if ca_file else "the system CA store"
     try:
         ok, code, depth, message = openssl_verify(leaf, sent[1:], name, ca_file, now)
     except ChainCheckUnavailable as exc:
@@ -413,7 +442,7 @@ def certificate_facts(chain_der, name, ca_file=None, source="", now=None):
     if not ok:
         facts["chain_error_code"] = code
         facts["chain_error_depth"] = depth
-        facts["chain_error"] = _explain(code, depth, message, path, complete, sent, name, anchors_label)
+        facts["chain_error"], facts["chain_advice"] = _explain(code, depth, message, path, sent, name, anchors_label)
     web_error = _web_pki_error(leaf, sent[1:], anchors, name, now) if ok else None
     facts["notes"] = _notes(path, roles, complete, sent, web_error)
     return facts

@@ -14,6 +14,7 @@ portal under C.10, as `c10.tls.*` against any profile. A CRYPTREC profile never 
 
 from iryo_guard.schema import error_finding, make_finding
 from iryo_guard.tls import ciphers
+from iryo_guard.tls.certs import STRENGTH_ERRORS
 from iryo_guard.tls.profiles import BASES, WEAK_CONFIDENCES
 
 CHECK_NAMES = ("protocol_versions", "cipher_suites", "key_exchange", "certificate", "client_auth")
@@ -63,17 +64,28 @@ def _some(items, limit=3):
     return shown + (" and %d more" % (len(items) - limit) if len(items) > limit else "")
 
 
+def _clip(text, limit):
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit - 1].rsplit(" ", 1)[0].rstrip(" ;,:") + "…"
+
+
 def _fail_summary(violations):
     """The first violations in words; flags a failure that rests only on values the guideline does not confirm."""
-    text = "; ".join(v["violation"] for v in violations[:2])
-    if len(violations) > 2:
-        text += " (+%d more)" % (len(violations) - 2)
+    more = " (+%d more)" % (len(violations) - 2) if len(violations) > 2 else ""
+    suffix = ""
     weak = sorted({(v["requirement"], v["basis"]) for v in violations if v["confidence"] in WEAK_CONFIDENCES})
     if weak and len(weak) == len({(v["requirement"], v["basis"]) for v in violations}):
-        reasons = ", ".join("%s: %s" % (key, BASES[basis]) for key, basis in weak)
-        text = "%s; this rests only on values the guideline does not confirm (%s)" % (
-            text[:max(60, SUMMARY_MAX - 60 - len(reasons))], reasons)
-    return text
+        suffix = "; this rests only on values the guideline does not confirm (%s)" % ", ".join(
+            "%s: %s" % (key, BASES[basis]) for key, basis in weak)
+    text = "; ".join(v["violation"] for v in violations[:2])
+    room = SUMMARY_MAX - len(suffix) - len(more)
+    if len(text) > room:  # one whole violation reads better than two cut ones
+        text = _clip(violations[0]["violation"], room)
+        more = " (+%d more)" % (len(violations) - 1) if len(violations) > 1 else ""
+        text = _clip(text, SUMMARY_MAX - len(suffix) - len(more))
+    return text + more + suffix
 
 
 def _finding(check, target, violations, evidence, expected, remediation, fixable, passed, severity="high",
@@ -258,7 +270,10 @@ def _certificate_violations(cert, profile):
                               "the leaf has no subjectAltName: browsers and Go refuse it (OpenSSL and curl still "
                               "accept the CN)"))
     if profile.value("certificate.require_valid_chain") and cert["chain_valid"] is False:
-        out.append(_violation(profile, "certificate.require_valid_chain", cert["chain_error"]))
+        # OpenSSL's security-level refusal (weak key or SHA-1 in the chain) is already a profile violation
+        # above, named per certificate; only an error the profile did not see is added.
+        if not (cert.get("chain_error_code") in STRENGTH_ERRORS and out):
+            out.append(_violation(profile, "certificate.require_valid_chain", cert["chain_error"]))
     return out
 
 
@@ -271,11 +286,12 @@ def certificate(facts, profile, check):
         message = cert.get("chain_error") or "chain could not be validated"
         return error_finding(check, message, target=target)
     violations = _certificate_violations(cert, profile)
-    remediation = ("Replace what the violations name (a new key and certificate from the CA clients trust, or the "
-                   "intermediate the server must send): RSA >= %d bits or ECDSA on %s, signed with %s, valid now, "
-                   "with a subjectAltName for the host name."
+    remediation = ("Replace what the violations name (a new key and certificate from the CA clients trust): RSA >= "
+                   "%d bits or ECDSA on %s, signed with %s, valid now, with a subjectAltName for the host name."
                    % (profile.value("certificate.rsa_min_bits"), "/".join(profile.value("certificate.ec_curves")),
                       "/".join(profile.value("certificate.signature_hashes"))))
+    if cert.get("chain_advice") and cert.get("chain_valid") is False:
+        remediation = cert["chain_advice"]
     expected = {"profile": profile.id, "certificate": {k: profile.expected("certificate." + k) for k in (
         "rsa_min_bits", "ec_curves", "signature_hashes", "require_subject_alt_name", "require_valid_chain")}}
     path = cert.get("path") or []
