@@ -5,7 +5,9 @@
 - SIGTERM to the whole ansible-playbook process group (what systemd sends when the nightly unit
   is stopped or times out) while harden rewrites TLS server configurations: every configuration
   still validates (each change is an atomic rename), no temporary file is left, and a re-run
-  completes and the audit passes the clause.
+  completes and the audit passes the clause. The signal is sent when both hosts are known to be
+  mid-change: a wrapper ahead of nginx / apache2ctl on PATH holds tls_config's validation of the
+  files it has just written (after its backup, before the reload) and leaves a marker the test waits for.
 Both restore the lab afterwards (lab.py up restarts a killed container; reset re-seeds hosts).
 """
 
@@ -89,6 +91,47 @@ def web_hosts_restored():
     lab_py("reset", "portal", "ehr")
 
 
+FAULT_DIR = "/run/iryo-fault"
+# Ahead of the real validator on sudo's PATH (/usr/local/sbin first). The first `-t` of a tls_config
+# run comes before its backup; once a backup newer than the armed mark exists, the module has backed
+# up and is writing or has written the files, and this `-t` is its validation of them: say so, hold
+# long enough for the test to see it and signal, then validate for real.
+VALIDATOR_WRAPPER = """#!/bin/sh
+case " $* " in
+  *" -t "*)
+    if [ -e {fault}/armed ] && [ -n "$(find /var/backups/iryo-guard/tls_config -mindepth 1 -maxdepth 1 \\
+         -newer {fault}/armed 2>/dev/null)" ]; then
+      touch {fault}/writing
+      sleep 20
+    fi ;;
+esac
+exec {real} "$@"
+"""
+VALIDATORS = {"portal": ("nginx", "/usr/sbin/nginx"), "ehr": ("apache2ctl", "/usr/sbin/apache2ctl")}
+
+
+def hold_validation(host, container, tmp_path):
+    name, real = VALIDATORS[host]
+    wrapper = tmp_path / ("%s-%s" % (host, name))
+    wrapper.write_text(VALIDATOR_WRAPPER.format(fault=FAULT_DIR, real=real))
+    podman("cp", str(wrapper), "%s:/usr/local/sbin/%s" % (container, name))
+    podman("exec", container, "sh", "-c", "chmod 755 /usr/local/sbin/%s && mkdir -p %s && touch %s/armed"
+           % (name, FAULT_DIR, FAULT_DIR))
+
+
+def release_validation(host, container):
+    podman("exec", container, "rm", "-rf", "/usr/local/sbin/%s" % VALIDATORS[host][0], FAULT_DIR)
+
+
+def host_has(container, path):
+    return podman("exec", container, "test", "-e", path, check=False).returncode == 0
+
+
+def module_running(container):
+    # Ansible's become command line carries BECOME-SUCCESS while a module runs under sudo.
+    return podman("exec", container, "pgrep", "-f", "BECOME-SUCCESS", check=False).returncode == 0
+
+
 def config_state(host, container):
     test = {"portal": ["nginx", "-t"], "ehr": ["apache2ctl", "-t"]}[host]
     valid = podman("exec", container, *test, check=False)
@@ -98,11 +141,20 @@ def config_state(host, container):
 
 def test_run_interrupted_while_changing_hosts_leaves_valid_configs_and_a_rerun_completes(tmp_path, web_hosts_restored):
     args = ["--limit", "portal,ehr", "--tags", "c11", "-e", "iryo_harden_serial=100%"]
+    containers = {host: "iryo-lab-%s" % host for host in ("portal", "ehr")}
+    for host, container in containers.items():
+        hold_validation(host, container, tmp_path)
     proc = start_playbook("playbooks/harden.yml", tmp_path / "first", *args)
     seen = []
     assert read_until(proc, "c11.tls.server_config | nginx and Apache TLS settings (enforced)", seen), \
         "".join(seen)[-3000:]
-    time.sleep(1.0)  # inside the task: modules are on their way or running on the hosts
+    deadline = time.monotonic() + 180
+    while not all(host_has(c, FAULT_DIR + "/writing") for c in containers.values()):
+        assert proc.poll() is None and time.monotonic() < deadline, \
+            "harden never reached the validation of its written files on both hosts"
+        time.sleep(0.2)
+    # Both hosts are mid-change now: backed up, files written, validation held, no reload yet.
+    assert all(module_running(c) for c in containers.values())
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=120)
@@ -110,7 +162,14 @@ def test_run_interrupted_while_changing_hosts_leaves_valid_configs_and_a_rerun_c
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode != 0
-    time.sleep(3)  # a module that was mid-write on a host finishes or dies with its session
+    # A module whose controller went away either dies with its session or finishes its change
+    # (validate, reload or restore); either way, wait until nothing of it runs any more.
+    deadline = time.monotonic() + 120
+    while any(module_running(c) for c in containers.values()):
+        assert time.monotonic() < deadline, "a module still runs on a host 120 s after the signal"
+        time.sleep(0.5)
+    for host, container in containers.items():
+        release_validation(host, container)
     for host in ("portal", "ehr"):
         rc, err, leftovers = config_state(host, "iryo-lab-%s" % host)
         assert rc == 0, (host, err)
@@ -119,9 +178,10 @@ def test_run_interrupted_while_changing_hosts_leaves_valid_configs_and_a_rerun_c
     output = rerun.stdout.read()
     assert rerun.wait(timeout=900) == 0, output[-5000:]
     report = json.loads((tmp_path / "second" / "latest" / "report.json").read_text())
-    status = {(f["host"], f["check"]): f["status"] for f in report["findings"]}
-    assert status[("portal", "c11.tls.server_config")] == "pass"
-    assert status[("ehr", "c11.tls.server_config")] == "pass"
+    # portal is patient-facing (its TLS reports under C.10), ehr a C.11 endpoint: the same enforcement.
+    server_config = {(f["host"], f["check"], f["status"]) for f in report["findings"]
+                     if f["check"].endswith(".tls.server_config")}
+    assert server_config == {("portal", "c10.tls.server_config", "pass"), ("ehr", "c11.tls.server_config", "pass")}
     for host in ("portal", "ehr"):
         rc, err, leftovers = config_state(host, "iryo-lab-%s" % host)
         assert rc == 0 and leftovers == [], (host, err, leftovers)
