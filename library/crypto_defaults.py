@@ -195,19 +195,19 @@ def summary_of(effective, params, problems, backend):
     parts = []
     minimum = effective.get("min_protocol")
     if minimum is None or PROTOCOL_ORDER.index(minimum) < PROTOCOL_ORDER.index(params["min_protocol"]):
-        parts.append("minimum protocol %s" % (minimum or "the library default"))
+        parts.append("minimum protocol %s" % (minimum or "unset (library default)"))
     allowed = set(params["tls12_suites"]) | set(params["tls13_suites"])
     extra = sorted({s for suites in effective["suites"].values() for s in suites} - allowed)
     if extra:
-        parts.append("%d suite%s outside the profile (%s)" % (len(extra), "" if len(extra) == 1 else "s",
-                                                             some(extra, 2)))
+        parts.append("%d suite%s outside the profile (%s%s)" % (len(extra), "" if len(extra) == 1 else "s",
+                                                               "" if len(extra) == 1 else "e.g. ", extra[0]))
     groups = effective.get("groups")
     wanted_groups = {normal_group(g) for g in params["groups"]}
     if groups is None:
-        parts.append("key-exchange groups not restricted")
+        parts.append("groups not restricted")
     elif set(groups) - wanted_groups:
         parts.append("groups outside the profile (%s)" % some(sorted(set(groups) - wanted_groups), 3))
-    return "%s gives clients %s; required: minimum %s, the profile's suites and groups only" % (
+    return "%s gives clients %s; required: minimum %s and the profile's suites and groups" % (
         where, "; ".join(parts), params["min_protocol"])
 
 
