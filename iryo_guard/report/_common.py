@@ -37,6 +37,41 @@ def text(value) -> str:
     return str(value)
 
 
+def one_line(value) -> str:
+    """Any text as one line: control characters dropped, whitespace runs (newlines) made one space."""
+    return " ".join(strip_controls(text(value), " ").split())
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    return []
+
+
+def finding_summary(finding: dict) -> str:
+    """The one sentence that says what a check saw: the finding's ``summary``.
+
+    Findings from before the summary existed (an old report.json) or from a check that still lacks
+    one (see SUMMARY_PENDING in module_utils/iryo_findings.py) get the nearest plain text the check
+    wrote itself: the error, the violations or problems it listed, its reason, else what to do. Never a
+    dump of the structured evidence: that is for report.json and the HTML drill-down."""
+    summary = finding.get("summary")
+    if isinstance(summary, str) and summary.strip():
+        return one_line(summary)
+    evidence = finding.get("evidence") if isinstance(finding.get("evidence"), dict) else {}
+    if isinstance(evidence.get("error"), str) and evidence["error"].strip():
+        return one_line("could not decide: " + evidence["error"])
+    for key in ("violations", "problems"):
+        listed = _strings(evidence.get(key))
+        if listed:
+            return one_line("; ".join(listed))
+    if isinstance(evidence.get("reason"), str) and evidence["reason"].strip():
+        return one_line(evidence["reason"])
+    if text(finding.get("remediation")).strip():
+        return one_line("to do: " + text(finding.get("remediation")))
+    return one_line(finding.get("title_en") or finding.get("check") or "no summary")
+
+
 def status_rank(status: str) -> int:
     try:
         return STATUS_ORDER.index(status)

@@ -6,6 +6,9 @@ the language switch is two radio buttons driven by CSS, and every drill-down is 
 ``<details>`` element that a plain link can reach. JavaScript only adds comfort (remember the
 language, open the cell that was clicked, expand all, open everything before printing).
 
+Each finding shows its summary (the one sentence its check wrote) first; its evidence and what is
+expected follow as key/value lists and tables, never as raw JSON (report.json keeps the data as is).
+
 Every value taken from the model is escaped with ``html.escape``; the evidence comes from the
 audited hosts and is treated as hostile. A Content-Security-Policy that allows only the
 report's own script and style (by hash) is a second line of defence.
@@ -16,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import json
 import re
 from datetime import datetime
 
@@ -25,6 +27,7 @@ from ._common import (
     STATUS_ORDER,
     cell,
     clause_ids,
+    finding_summary,
     host_names,
     hosts_by_name,
     index_findings,
@@ -98,13 +101,78 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def pretty_json(value) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
-    except (TypeError, ValueError):
-        return repr(value)
+# Evidence as readable data: a list of objects becomes a table when it has at most this many keys
+# and only plain values; a list of plain values stays on one line up to this many items and characters.
+DATA_TABLE_MAX_COLUMNS = 8
+DATA_INLINE_MAX_ITEMS = 8
+DATA_INLINE_MAX_CHARS = 160
+DATA_MAX_DEPTH = 8
+
+
+def _plain(value) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _plain_or_plain_list(value) -> bool:
+    return _plain(value) or (isinstance(value, (list, tuple)) and all(_plain(v) for v in value))
+
+
+def _none() -> str:
+    return f'<span class="nil">{bi("なし", "none")}</span>'
+
+
+def _scalar(value) -> str:
+    if value is None:
+        return '<span class="nil">\u2014</span>'
+    if isinstance(value, bool):
+        return bi("はい", "yes") if value else bi("いいえ", "no")
+    return e(value)
+
+
+def _words(value) -> str:
+    """Plain words for data nested deeper than DATA_MAX_DEPTH (no brackets, no quotes)."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_words(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_words(v) for v in value)
+    return "" if value is None else text(value)
+
+
+def _key(key) -> str:
+    return e(text(key).replace("_", " "))
+
+
+def render_data(value, depth: int = 0) -> str:
+    """Evidence or expected values as HTML: mappings as key/value lists, lists of records as tables,
+    lists of words inline or as a list. Every value is escaped; nothing is shown as JSON."""
+    if _plain(value):
+        return _scalar(value)
+    if depth >= DATA_MAX_DEPTH:
+        return e(_words(value))
+    if isinstance(value, dict):
+        if not value:
+            return _none()
+        rows = "".join(f"<div><dt>{_key(k)}</dt><dd>{render_data(v, depth + 1)}</dd></div>" for k, v in value.items())
+        return f'<dl class="data">{rows}</dl>'
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return _none()
+        if all(_plain(v) for v in value):
+            if len(value) <= DATA_INLINE_MAX_ITEMS and sum(len(text(v)) for v in value) <= DATA_INLINE_MAX_CHARS:
+                return '<span class="data-inline">' + ", ".join(_scalar(v) for v in value) + "</span>"
+            return '<ul class="data-list">' + "".join(f"<li>{_scalar(v)}</li>" for v in value) + "</ul>"
+        if all(isinstance(v, dict) for v in value):
+            keys: list = []
+            for item in value:
+                keys += [k for k in item if k not in keys]
+            if len(keys) <= DATA_TABLE_MAX_COLUMNS and all(_plain_or_plain_list(x) for v in value for x in v.values()):
+                head = "".join(f'<th scope="col">{_key(k)}</th>' for k in keys)
+                body = "".join("<tr>" + "".join(f"<td>{render_data(item[k], depth + 1) if k in item else _scalar(None)}"
+                                                "</td>" for k in keys) + "</tr>" for item in value)
+                return (f'<div class="data-table"><table><thead><tr>{head}</tr></thead>'
+                        f"<tbody>{body}</tbody></table></div>")
+        return '<ol class="data-items">' + "".join(f"<li>{render_data(v, depth + 1)}</li>" for v in value) + "</ol>"
+    return e(_words(value))
 
 
 class _Ids:
@@ -391,6 +459,8 @@ def _finding(f: dict, fid: str, manual_evidence: list) -> str:
         f'<code class="checkid">{e(f.get("check"))}</code>',
         "</header>",
         f'<h4 class="ftitle">{bi(f.get("title_ja") or check, f.get("title_en") or check)}</h4>',
+        # The check's own sentence, in English (docs/report.md): what was seen against what is required.
+        f'<p class="fsummary" lang="en">{e(finding_summary(f))}</p>',
         '<dl class="fmeta">',
         _kv(("対象", "Target"), f'<code class="target">{e(target)}</code>' if target else "—"),
         _kv(("是正", "Remediation"), (e(remediation) if remediation else "—") + " " + fix_html),
@@ -398,9 +468,9 @@ def _finding(f: dict, fid: str, manual_evidence: list) -> str:
         "</dl>",
         '<div class="ev">',
         (f'<div><h5>{bi("観測値（証跡）", "Evidence (observed)")}</h5>'
-         f'<pre class="json">{e(pretty_json(f.get("evidence")))}</pre></div>'),
+         f'<div class="ev-data ev-evidence">{render_data(f.get("evidence"))}</div></div>'),
         (f'<div><h5>{bi("期待値", "Expected")}</h5>'
-         f'<pre class="json">{e(pretty_json(f.get("expected")))}</pre></div>'),
+         f'<div class="ev-data ev-expected">{render_data(f.get("expected"))}</div></div>'),
         "</div>",
         needed,
     ]
@@ -717,10 +787,25 @@ details.drill[open]>summary{border-bottom:1px solid var(--line);background:var(-
 .fix{font-size:.78em;border-radius:3px;padding:0 5px;white-space:nowrap}
 .fix-yes{background:#dafbe1;color:#116329}.fix-no{background:#eaeef2;color:#424a53}
 .ev{display:grid;grid-template-columns:3fr 2fr;gap:12px;margin-top:6px}
-pre.json{margin:0;background:#f6f8fa;color:#1f2328;border:1px solid var(--line);padding:8px 10px;
-border-radius:5px;overflow:auto;
-max-height:340px;
-white-space:pre-wrap;overflow-wrap:anywhere;font-size:.82em;line-height:1.45}
+.fsummary{margin:2px 0 8px;padding:5px 10px;background:var(--soft);border-left:4px solid var(--c,#8c959f);
+border-radius:0 4px 4px 0;font-weight:600;overflow-wrap:anywhere}
+.st-pass .fsummary{--c:var(--pass)}.st-fail .fsummary{--c:var(--fail)}.st-error .fsummary{--c:var(--error)}
+.st-manual .fsummary{--c:var(--manual)}.st-excepted .fsummary{--c:var(--excepted)}
+.ev-data{background:#f6f8fa;border:1px solid var(--line);border-radius:5px;padding:6px 10px;max-height:420px;
+overflow:auto;font-size:.85em;line-height:1.45;overflow-wrap:anywhere}
+dl.data{margin:0}
+dl.data>div{display:flex;gap:8px;align-items:baseline;padding:1px 0}
+dl.data>div>dt{flex:0 0 auto;min-width:8em;max-width:40%;color:var(--muted)}
+dl.data>div>dd{margin:0;min-width:0;flex:1 1 auto}
+dl.data dl.data{border-left:2px solid var(--line);padding-left:8px}
+ul.data-list,ol.data-items{margin:0;padding-left:1.3em}
+ol.data-items>li{margin:2px 0}
+.data-table{overflow-x:auto}
+.data-table table{border-collapse:collapse;font-size:.95em}
+.data-table th,.data-table td{border:1px solid var(--line);padding:1px 6px;text-align:left;vertical-align:top;
+overflow-wrap:normal}
+.data-table th{background:#fff;font-weight:600;color:var(--muted);white-space:nowrap}
+.nil{color:var(--muted)}
 .exception{margin-top:8px;padding:6px 10px;border:1px solid #e3b341;background:#fff8e1;border-radius:5px}
 .exception.expired{border-color:var(--fail);background:#ffebe9}
 .exception h5{margin:0 0 4px;color:var(--fg)}
@@ -779,9 +864,9 @@ footer{margin-top:36px;border-top:1px solid var(--line);padding-top:8px;font-siz
  .tablewrap{overflow:visible;border:0}
  .matrix th.host{position:static;min-width:0}
  .cell-link{min-height:0}
- .clause,.legend,tr,pre.json,.exception,.fhead{break-inside:avoid}
+ .clause,.legend,tr,.ev-data,.exception,.fhead{break-inside:avoid}
  details.drill>summary{break-after:avoid}
- pre.json{max-height:none;overflow:visible;font-size:.75em;line-height:1.3;padding:4px 8px}
+ .ev-data{max-height:none;overflow:visible;font-size:.75em;line-height:1.3;padding:4px 8px}
  .finding{padding:6px 10px}
  h2,h3{break-after:avoid}
  #findings,#clauses{break-before:page}

@@ -3,8 +3,8 @@
 One ``<testsuite>`` per host, one ``<testcase>`` per finding:
 
     classname = clause id ("C.12"), name = "<check> [<target>]"
-    fail           -> <failure>
-    error          -> <error>
+    fail           -> <failure message="<the finding's summary>">
+    error          -> <error message="<the finding's summary>">
     manual, n/a    -> <skipped>
     excepted       -> passes, <system-out> names the exception
     pass           -> plain
@@ -19,7 +19,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from ._common import host_names, index_findings, clause_ids, text
+from ._common import clause_ids, finding_summary, host_names, index_findings, text
 
 # Characters XML 1.0 allows: TAB, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF.
 _XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -45,6 +45,7 @@ def _exception_line(exc: dict) -> str:
 
 def _details(f: dict) -> str:
     lines = [
+        finding_summary(f),
         f"{text(f.get('title_en'))} / {text(f.get('title_ja'))}",
         f"host: {text(f.get('host'))}  clause: {text(f.get('clause'))}  check: {text(f.get('check'))}",
         f"status: {text(f.get('status'))}  severity: {text(f.get('severity'))}",
@@ -99,7 +100,7 @@ def render_junit(report: dict) -> str:
                 severity = text(f.get("severity"))
                 if status == "fail":
                     counts["failures"] += 1
-                    msg = f"[{severity}] {title}"
+                    msg = finding_summary(f)
                     exc = f.get("exception")
                     if isinstance(exc, dict) and exc.get("expired"):
                         msg += f" (exception expired {text(exc.get('expires'))})"
@@ -107,8 +108,7 @@ def render_junit(report: dict) -> str:
                     node.text = _x(_details(f))
                 elif status == "error":
                     counts["errors"] += 1
-                    err = f.get("evidence", {}).get("error") if isinstance(f.get("evidence"), dict) else None
-                    msg = f"check could not decide: {text(err) if err else title}"
+                    msg = finding_summary(f)
                     node = ET.SubElement(case, "error", message=_x(msg), type="error")
                     node.text = _x(_details(f))
                 elif status in ("manual", "not_applicable"):

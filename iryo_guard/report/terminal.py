@@ -1,5 +1,10 @@
 """Compact terminal summary: host x clause table, totals, and the failures and errors.
 
+Each failure or error is one line: status, severity, host, check [target] and the finding's
+summary, the sentence its check wrote (iryo_guard.report._common.finding_summary); the structured
+evidence stays in report.json and report.html. No line is longer than LINE_MAX characters (nor
+terminal cells): a longer one is cut and points at the report.
+
 The table frame and the status words are ASCII. Text from hosts is stripped of control
 characters (a host must not be able to send escape sequences to the operator's terminal);
 ``ascii_only=True`` also turns any other non-ASCII character into a ``\\uXXXX`` escape, for
@@ -9,13 +14,13 @@ characters count two), so columns align whatever the names are.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 
 from ._common import (
     STATUS_ORDER,
     cell,
     clause_ids,
+    finding_summary,
     finding_sort_key,
     host_names,
     hosts_by_name,
@@ -47,7 +52,10 @@ _COLOURS = {
 _RESET = "\x1b[0m"
 
 MAX_PROBLEM_LINES = 30
-EVIDENCE_WIDTH = 90
+# The longest line printed, counted in characters (ANSI colour codes included) and in terminal cells.
+LINE_MAX = 300
+# Host names longer than this (in cells) are cut in the table and the problem list.
+HOST_WIDTH = 40
 
 
 def _clean(value, ascii_only: bool) -> str:
@@ -91,40 +99,27 @@ def _paint(s: str, status: str, color: bool) -> str:
     return f"\x1b[{_COLOURS[status]}m{s}{_RESET}"
 
 
-def _summarise(value, depth: int = 0) -> str:
-    """A compact, human reading of JSON-like evidence: ``key: value; key: a, b``.
-
-    Lists of objects are summarised by the first value of each object (usually the name:
-    a package, a port, a file), which is what an operator scans for.
-    """
-    if isinstance(value, dict):
-        if depth > 0 and value:
-            return _summarise(next(iter(value.values())), depth + 1)
-        return "; ".join(f"{k}: {_summarise(v, depth + 1)}" for k, v in value.items()) or "{}"
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return "[]"
-        return ", ".join(_summarise(v, depth + 1) for v in value)
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+def _fit(line: str, ascii_only: bool, hint: str, limit: int = LINE_MAX) -> str:
+    """``line`` cut so that it has at most ``limit`` characters and cells, ending in where to read on."""
+    if len(line) <= limit and _width(line) <= limit:
+        return line
+    suffix = ("... " if ascii_only else "\u2026 ") + hint
+    if len(suffix) > limit // 3:
+        suffix = ("... " if ascii_only else "\u2026 ") + "see report.html"
+    budget = limit - len(suffix) - 1  # the space before the suffix
+    out, used = [], 0
+    for ch in line:
+        used += _width(ch)
+        if used > budget or len(out) + 1 > budget:
+            break
+        out.append(ch)
+    return "".join(out).rstrip() + " " + suffix
 
 
-def evidence_summary(evidence, ascii_only: bool = False, width: int = EVIDENCE_WIDTH) -> str:
-    """One line that says what was seen: an error message as is, anything else summarised."""
-    if isinstance(evidence, dict) and isinstance(evidence.get("error"), str):
-        line = evidence["error"]
-    else:
-        line = _summarise(evidence)
-    line = " ".join(_clean(line, ascii_only).split())
-    return _truncate(line, width, ascii_only)
-
-
-def render_table(report: dict, color: bool = False, ascii_only: bool = False) -> str:
-    """Render the summary for a terminal. ``color`` adds ANSI colours."""
+def render_table(report: dict, color: bool = False, ascii_only: bool = False, report_path=None) -> str:
+    """Render the summary for a terminal. ``color`` adds ANSI colours; ``report_path`` (report.html of
+    the run) is where a cut line and the rest of a long problem list point."""
+    hint = "see %s" % _clean(report_path, ascii_only) if report_path else "see report.html"
     index = index_findings(report)
     hinfo = hosts_by_name(report)
     hosts = host_names(report)
@@ -141,7 +136,7 @@ def render_table(report: dict, color: bool = False, ascii_only: bool = False) ->
 
     labels = {}
     for host in hosts:
-        label = _clean(host, ascii_only)
+        label = _truncate(_clean(host, ascii_only), HOST_WIDTH, ascii_only)
         if (hinfo.get(host) or {}).get("reachable") is False:
             label += " (unreachable)"
         labels[host] = label
@@ -195,8 +190,8 @@ def render_table(report: dict, color: bool = False, ascii_only: bool = False) ->
                 _paint(_pad(ABBREV.get(status, "?"), 4), status, color) + "  "
                 + _pad(_clean(f.get("severity"), ascii_only), 8) + "  "
                 + _pad(labels.get(f.get("host"), _clean(f.get("host"), ascii_only)), p_host_w) + "  "
-                + what + note + "  " + evidence_summary(f.get("evidence"), ascii_only))
+                + what + note + "  " + _clean(finding_summary(f), ascii_only))
         rest = len(problems) - len(shown)
         if rest:
-            lines.append(("... " if ascii_only else "\u2026 ") + f"{rest} more (see report.html)")
-    return "\n".join(lines) + "\n"
+            lines.append(("... " if ascii_only else "\u2026 ") + f"{rest} more ({hint})")
+    return "\n".join(_fit(line, ascii_only, hint) for line in lines) + "\n"

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from iryo_guard.report import render_html, render_junit, render_table
+from iryo_guard.report._common import strip_controls
 from iryo_guard.report.terminal import ABBREV, MAX_PROBLEM_LINES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,6 +128,17 @@ def ancestor(node: Node, tag: str) -> Node:
     while node.tag != tag:
         node = node.parent
     return node
+
+
+def leaves(value) -> list[str]:
+    """The strings and numbers in evidence, as the report shows them (control characters replaced)."""
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in leaves(v)]
+    if isinstance(value, bool) or value is None:
+        return []
+    return [strip_controls(str(value))]
 
 
 def ja_text(node: Node) -> str:
@@ -238,8 +250,8 @@ def test_every_finding_appears_in_its_drilldown(report, dom):
                           a.attrs["data-status"]) for a in articles)
             assert got == sorted((f["check"], f["target"], f["status"]) for f in expected)
             for article, _ in zip(articles, expected):
-                pres = article.find_all("pre")
-                assert len(pres) == 2  # evidence and expected
+                blocks = article.find_all("div", cls="ev-data")
+                assert len(blocks) == 2  # evidence and expected
             seen += len(articles)
     assert seen == len(report["findings"])
 
@@ -251,9 +263,10 @@ def test_drilldown_shows_every_field(report, dom):
                     and ancestor(a, "section").attrs.get("data-host") == f["host"]]
         assert len(articles) == 1, (f["host"], f["check"])
         text = articles[0].text()
-        pres = articles[0].find_all("pre")
-        assert json.loads(pres[0].text()) == f["evidence"]
-        assert json.loads(pres[1].text()) == f["expected"]
+        evidence, expected = articles[0].find_all("div", cls="ev-data")
+        # Every word and number the check recorded is shown (as data, not as JSON).
+        assert all(leaf in evidence.text() for leaf in leaves(f["evidence"])), f["evidence"]
+        assert all(leaf in expected.text() for leaf in leaves(f["expected"])), f["expected"]
         for value in (f["title_ja"], f["title_en"], f["source"]["document"]):
             assert value in text
         if f["remediation"]:
@@ -276,7 +289,7 @@ def test_hostile_evidence_is_escaped(page, dom):
     assert len(dom.find_all("script")) == 1
     assert dom.find_all("img") == []
     # The text survives: an auditor still sees exactly what the host sent.
-    assert any(HOSTILE in pre.text() for pre in dom.find_all("pre"))
+    assert any(HOSTILE in block.text() for block in dom.find_all("div", cls="ev-data"))
     assert "\x1b" not in page
 
 
