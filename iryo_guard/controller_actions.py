@@ -1,11 +1,14 @@
 """Action plugins that run on the controller only: input validation, organisational items, gate."""
 
+import os
+
 from ansible.plugins.action import ActionBase
 
 from iryo_guard.catalog import ORGANISATION_HOST, load_catalog
 from iryo_guard.enrich import InputError, enrich, validate_exceptions
 from iryo_guard.evidence_register import (contracts_finding, manual_finding, max_age_months, validate_contracts,
                                           validate_evidence)
+from iryo_guard.report.output import current_report_html
 
 
 class ValidateInputsAction(ActionBase):
@@ -55,6 +58,36 @@ class OrganisationAction(ActionBase):
         return dict(result, changed=False, findings=enrich(raw, ORGANISATION_HOST, catalog))
 
 
+def gate_message(count, hosts, organisation, report, enabled=True):
+    """The gate's one line: how many, where, which report, how to exit 0 anyway.
+
+    Ansible prints a failed task's whole result (twice: as the error and as the result), so the
+    result holds this line and nothing else; the findings are in report.json and report.html."""
+    where = []
+    if hosts:
+        where.append("%d host%s" % (hosts, "" if hosts == 1 else "s"))
+    if organisation:
+        where.append("the organisation")
+    line = "%d check(s) failed or could not decide%s" % (count, " on " + " and ".join(where) if where else "")
+    line += "; see %s" % report if report else "; no report folder is known (is the iryo_report callback enabled?)"
+    if enabled:
+        line += "; set iryo_audit_fail_on_findings=false to exit 0"
+    else:
+        line += " (gate disabled: iryo_audit_fail_on_findings=false)"
+    return line
+
+
+def shown_path(path):
+    """A path as the operator best reads it: relative to the current folder when it lies below it."""
+    if not path:
+        return None
+    path = os.path.abspath(str(path))
+    here = os.getcwd()
+    if path.startswith(here.rstrip(os.sep) + os.sep):
+        return os.path.relpath(path, here)
+    return path
+
+
 class GateAction(ActionBase):
     """Fail the run when any audited host has a failing or undecided check."""
 
@@ -66,24 +99,26 @@ class GateAction(ActionBase):
         result = super().run(tmp, task_vars)
         hosts = self._task.args.get("hosts") or []
         enabled = self._task.args.get("enabled", True)
-        bad, silent = [], []
+        bad = []  # (host, check, target)
         for host in hosts:
             findings = task_vars["hostvars"][host].get("iryo_findings")
             if not findings:
-                silent.append(host)
+                bad.append((host, "(no findings: unreachable or no check ran)", host))
                 continue
             latest = {(f["check"], str(f["target"])): f for f in findings}
-            bad += ["%s %s [%s]: %s" % (host, f["check"], f["target"], f["status"])
-                    for f in latest.values() if f["status"] in ("fail", "error")]
-        bad += ["%s: no findings (unreachable or no check ran): error" % host for host in silent]
+            bad += [(host, f["check"], f["target"]) for f in latest.values() if f["status"] in ("fail", "error")]
         # Organisational items (C.9's contract register, stale evidence) fail the run like a host's
         # checks do; `manual` items do not, since nobody has claimed anything yet.
-        bad += ["%s %s [%s]: %s" % (f.get("host", ORGANISATION_HOST), f["check"], f["target"], f["status"])
-                for f in self._task.args.get("organisation") or [] if f["status"] in ("fail", "error")]
-        result.update(changed=False, problems=bad)
-        if bad and enabled:
-            result.update(failed=True, msg="%d check(s) failed or could not decide; see the report. "
-                                           "Set iryo_audit_fail_on_findings=false to exit 0 anyway." % len(bad))
+        organisation = [(f.get("host", ORGANISATION_HOST), f["check"], f["target"])
+                        for f in self._task.args.get("organisation") or [] if f["status"] in ("fail", "error")]
+        failing_hosts = len({host for host, _, _ in bad})
+        report = shown_path(current_report_html())
+        msg = gate_message(len(bad) + len(organisation), failing_hosts, bool(organisation), report, enabled)
+        result["changed"] = False
+        if (bad or organisation) and enabled:
+            result.update(failed=True, msg=msg)
+        elif bad or organisation:
+            result["msg"] = msg
         else:
-            result["msg"] = "%d problem(s)%s" % (len(bad), "" if enabled else " (gate disabled)")
+            result["msg"] = "no check failed or could not decide; see %s" % (report or "the report")
         return result

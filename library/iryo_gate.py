@@ -16,6 +16,10 @@ short_description: Fail an audit run when any host has a failing or undecided ch
 description:
   - Reads the C(iryo_findings) fact of each host and fails when any finding is C(fail) or C(error),
     or when a host has no findings at all (unreachable). Runs on the controller only.
+  - Fails with one short line - how many checks, on how many hosts, and the path of the run's
+    report.html (reserved by the iryo_report callback when this task starts). The findings themselves
+    are in report.json and report.html, not in the task result, since Ansible prints a failed task's
+    whole result.
 version_added: "0.1.0"
 author:
   - iryo-guard developers
@@ -51,9 +55,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-problems:
-  description: One line per failing or undecided check, and per host without findings.
+msg:
+  description: One line - the number of failing or undecided checks, on how many hosts, and the report path.
   returned: always
-  type: list
-  elements: str
+  type: str
+  sample: "12 check(s) failed or could not decide on 4 hosts; see reports/20261204T151307Z-audit/report.html;
+    set iryo_audit_fail_on_findings=false to exit 0"
 """

@@ -16,17 +16,53 @@ def _write_text(path, text):
     os.replace(tmp, path)
 
 
-def write_reports(report, reports_root):
-    """Write the run's files under reports_root/<run id>/, append reports_root/history.jsonl and point
-    reports_root/latest at the run. Returns the paths plus `entry` (the history line) and
-    `regressions` (what got worse since the earlier runs, iryo_guard.history.regressions)."""
+# The folder this process's run writes to, once the report callback has reserved it. The audit gate
+# (iryo_guard.controller_actions.GateAction) names it in its one-line failure. The callback reserves
+# the folder in the controller's main process when the gate task starts; Ansible forks the worker
+# that runs the gate after that (ansible.utils.multiprocessing uses the fork start method), so the
+# worker sees this module's state as the callback left it.
+_CURRENT = {"dir": None}
+
+
+def reserve_run_dir(reports_root, run_id):
+    """Create and return reports_root/<run id>/ (<run id>-2, -3, ... when taken: two runs in the same
+    second must not write into one folder). mkdir is atomic, so two processes never get the same one."""
     root = Path(reports_root)
-    out = root / report["run"]["id"]
-    suffix = 1
-    while out.exists():  # two runs in the same second must not overwrite each other
-        suffix += 1
-        out = root / ("%s-%d" % (report["run"]["id"], suffix))
-    out.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
+    out, suffix = root / run_id, 1
+    while True:
+        try:
+            out.mkdir()
+        except FileExistsError:
+            suffix += 1
+            out = root / ("%s-%d" % (run_id, suffix))
+            continue
+        _CURRENT["dir"] = out
+        return out
+
+
+def current_report_html():
+    """report.html of this process's run when its folder is reserved, else None."""
+    return _CURRENT["dir"] / "report.html" if _CURRENT["dir"] is not None else None
+
+
+def release_run_dir(out):
+    """Remove a reserved folder that stayed empty (the run had nothing to report)."""
+    try:
+        Path(out).rmdir()
+    except OSError:
+        pass
+    if _CURRENT["dir"] == Path(out):
+        _CURRENT["dir"] = None
+
+
+def write_reports(report, reports_root, out=None):
+    """Write the run's files under reports_root/<run id>/ (or ``out``, a folder reserve_run_dir gave),
+    append reports_root/history.jsonl and point reports_root/latest at the run. Returns the paths plus
+    `entry` (the history line) and `regressions` (what got worse since the earlier runs,
+    iryo_guard.history.regressions)."""
+    root = Path(reports_root)
+    out = Path(out) if out is not None else reserve_run_dir(root, report["run"]["id"])
     earlier = history.load(root)
     entry = history.entry_from_report(report, out.name)
     trend = history.trend(earlier + [entry], clause_ids(report))

@@ -69,6 +69,7 @@ class CallbackModule(CallbackBase):
         self._checks_seen = set()
         self._iryo_seen = False
         self._run = None
+        self._run_dir = None  # reserved when the audit gate starts, so that its message can name it
         self._notify_vars = {}  # iryo_notify_* of the plays (extra vars, play vars, group_vars/all)
 
     # -- collection ---------------------------------------------------------------------
@@ -105,6 +106,16 @@ class CallbackModule(CallbackBase):
         except Exception as exc:  # the notification settings must not break the run itself
             self._display.warning("iryo-guard: cannot read the iryo_notify_* variables: %s" % exc)
             return {}
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        # The gate names the report in its one-line failure. This runs in the main process before
+        # Ansible forks the gate's worker, which inherits the reserved folder (iryo_guard.report.output).
+        if task.action.split(".")[-1] == "iryo_gate" and self._run is not None and self._run_dir is None:
+            from iryo_guard.report.output import reserve_run_dir
+            try:
+                self._run_dir = reserve_run_dir(self._report_dir(), self._run["id"])
+            except OSError as exc:  # the report's own error is loud at the end; the gate just names none
+                self._display.warning("iryo-guard cannot create the report folder: %s" % exc)
 
     def _note_host(self, result):
         host = result._host
@@ -152,6 +163,9 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         if not self._findings and not (self._iryo_seen and self._unreachable):
+            if self._run_dir is not None:
+                from iryo_guard.report.output import release_run_dir
+                release_run_dir(self._run_dir)
             return  # nothing to report: no check ran, or every check was refused before running
         self._start(["adhoc"], context.CLIARGS.get("check", False))
         findings = list(self._findings)
@@ -165,11 +179,11 @@ class CallbackModule(CallbackBase):
         try:
             from iryo_guard.report.output import write_reports
             from iryo_guard.report.terminal import render_table
-            paths = write_reports(report, self._report_dir())
+            paths = write_reports(report, self._report_dir(), self._run_dir)
         except Exception as exc:  # a report that cannot be written must be loud, not lost
             self._display.error("iryo-guard could not write the report: %s" % exc)
             raise
-        self._display.display(render_table(report, color=self.get_option("color")))
+        self._display.display(render_table(report, color=self.get_option("color"), report_path=paths["html"]))
         for kind in ("html", "json", "junit", "history"):
             self._display.display("report %-7s %s" % (kind, paths[kind]))
         self._regressions(paths)
