@@ -267,7 +267,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.iryo_findings import make_finding
 from ansible.module_utils import iryo_apache, iryo_nginx
-from ansible.module_utils.iryo_tlsconf import SETTINGS, ConfigError, WantedError, build_wanted, encode_text, plan
+from ansible.module_utils.iryo_tlsconf import (SETTINGS, ConfigError, WantedError, build_wanted, encode_text,
+                                               matches, plan)
 
 CHECK = "c11.tls.server_config"
 # The same check for the web servers of patient-facing endpoints outside C.11 (clause C.10): a CRYPTREC
@@ -438,6 +439,91 @@ def enforce(module, kind, root, edits, results):
                     "; RESTORE FAILED for %s" % ", ".join(bad) if bad else ""))
 
 
+# Words for a setting's value in a summary, where the directive itself would be a long list.
+LIST_WORDS = {"tls12_ciphers": "TLS 1.2 suites", "tls13_ciphersuites": "TLS 1.3 suites",
+              "groups": "key exchange groups"}
+# What the engineer does about a setting enforcement leaves alone (the remediation has the whole reason).
+UNFIXABLE_SHORT = {"hsts": "HSTS needs a2enmod headers",
+                   "dhparam": "create the dhparam file (openssl dhparam)",
+                   "compression": "nginx cannot turn TLS compression on"}
+# A summary names at most two settings: the ones C.11 is about first (versions, client certificates).
+SUMMARY_ORDER = ("protocols", "verify_client", "handshake_verify", "client_ca_file", "tls13_ciphersuites",
+                 "tls12_ciphers", "groups")
+
+
+def short_place(where):
+    """'/etc/nginx/sites-available/portal:5' -> 'sites-available/portal:5' (folder and file are enough to find it)."""
+    path, sep, line = where.rpartition(":")
+    if not sep or not line.isdigit():
+        path, line = where, ""
+    return "/".join(path.split("/")[-2:]) + (":" + line if line else "")
+
+
+def directive(adapter, setting, value):
+    """The directive as written for ``value``, without nginx's ';' (in words when the server has none:
+    nginx has no TLS compression directive)."""
+    try:
+        return adapter.render(setting, value).rstrip(";")
+    except ValueError:
+        return "%s %s" % (setting.replace("_", " "), "on" if value is True else "off" if value is False else value)
+
+
+def seen(setting, entry, adapter):
+    """What the server has for one mismatching setting, in a few words (no lists or dicts)."""
+    current, wanted = entry["current"], entry["wanted"]
+    # the directive that decides: the last one (httpd: the last one wins; nginx merges only ssl_protocols)
+    place = " via %s" % short_place(entry["set_at"][-1]) if entry.get("set_at") else ""
+    decided = entry.get("negotiated_by") or []
+    if decided and matches(setting, current, wanted):
+        # its own value is right, but clients get the default server's (nginx < 1.29.2, Apache groups)
+        return "gets its %s from the default server %s" % (
+            LIST_WORDS.get(setting, setting.replace("_", " ")), decided[0]["default_server"].split(" ")[-1])
+    if entry.get("overridden_in") and matches(setting, current, wanted):
+        return "has no %s in %s" % (directive(adapter, setting, wanted).split(" ")[0],
+                                    short_place(entry["overridden_in"][0]["at"]))
+    if setting == "protocols" and current:
+        extra = [p for p in current if p not in wanted]
+        if extra:
+            return "enables %s%s" % (" ".join(extra), place)
+        return "lacks %s%s" % (" ".join(p for p in wanted if p not in current), place)
+    if setting == "verify_client" and current == "none":
+        return "asks for no client certificate"
+    if setting == "handshake_verify":
+        return "lets clients without a certificate finish the handshake"
+    if setting == "hsts":
+        return "sends no HSTS header" if not current else "sends a weaker HSTS header (%s)%s" % (current, place)
+    if current is None:
+        return "lacks %s" % directive(adapter, setting, wanted).split(" ")[0]
+    if setting in LIST_WORDS:
+        return "uses other %s" % LIST_WORDS[setting]
+    return "has %s" % directive(adapter, setting, current)
+
+
+def summary(report, wanted, adapter):
+    """One sentence an engineer acts on: the server, what it has against what is wanted, what enforce sets."""
+    who = "%s %s %s (%s:%d)" % (adapter.kind, "vhost" if adapter.kind == "apache" else "server",
+                                 report["target"].split(" ")[-1], report["file"].rsplit("/", 1)[-1], report["line"])
+    settings = report["settings"]
+    if not report["mismatches"]:
+        return "%s has every audited TLS setting as wanted (%s)" % (
+            who, ", ".join(directive(adapter, s, wanted[s]) for s in ("protocols", "verify_client") if s in wanted))
+    rank = {}
+    for i, name in enumerate(SUMMARY_ORDER + SETTINGS):
+        rank.setdefault(name, i)
+    mismatches = sorted(report["mismatches"], key=rank.get)
+    text = "%s %s" % (who, " and ".join(seen(s, settings[s], adapter) for s in mismatches[:2]))
+    fixable = [s for s in mismatches if s not in report["unfixable"]]
+    if fixable:
+        first = directive(adapter, fixable[0], wanted[fixable[0]])
+        first = first if len(first) <= 30 else first.split(" ")[0]
+        rest = len(fixable) - 1
+        text += "; enforce sets %s%s" % (first, " and %d more" % rest if rest else "")
+    unfixable = [s for s in mismatches if s in report["unfixable"]]
+    if unfixable:
+        text += "; %s" % UNFIXABLE_SHORT.get(unfixable[0], report["unfixable"][unfixable[0]])
+    return text
+
+
 def finding(report, wanted, adapter):
     settings = report["settings"]
     evidence = {
@@ -455,7 +541,8 @@ def finding(report, wanted, adapter):
         evidence["unfixable"] = report["unfixable"]
     expected = dict((s, wanted[s]) for s in SETTINGS if s in wanted)
     if not report["mismatches"]:
-        return make_finding(CHECK, "pass", "high", report["target"], evidence, expected, "", True)
+        return make_finding(CHECK, "pass", "high", report["target"], evidence, expected, "", True,
+                            summary=summary(report, wanted, adapter))
     fixable = [s for s in report["mismatches"] if s not in report["unfixable"]]
     parts = []
     if fixable:
@@ -463,7 +550,7 @@ def finding(report, wanted, adapter):
                      % "  ".join(adapter.render(s, wanted[s]) for s in fixable))
     parts.extend(report["unfixable"][s] for s in report["mismatches"] if s in report["unfixable"])
     return make_finding(CHECK, "fail", "high", report["target"], evidence, expected, " ".join(parts),
-                        not report["unfixable"])
+                        not report["unfixable"], summary=summary(report, wanted, adapter))
 
 
 def main():
@@ -544,11 +631,15 @@ def main():
             findings.append(make_finding(
                 CHECK, "not_applicable", "high", "%s %s" % (kind, adapter.config.main),
                 {"config_files": sorted(adapter.texts), "tls_servers": 0},
-                dict((s, wanted[s]) for s in SETTINGS if s in wanted), "", False))
+                dict((s, wanted[s]) for s in SETTINGS if s in wanted), "", False,
+                summary="%s configuration %s has no TLS server block (%d files read); nothing to audit"
+                        % (kind, adapter.config.main, len(adapter.texts))))
     if not roots:
         findings.append(make_finding(
             CHECK, "not_applicable", "high", "tls_config",
-            {"searched": [iryo_nginx.DEFAULT_CONFIG] + list(iryo_apache.DEFAULT_CONFIGS)}, {}, "", False))
+            {"searched": [iryo_nginx.DEFAULT_CONFIG] + list(iryo_apache.DEFAULT_CONFIGS)}, {}, "", False,
+            summary="no nginx or Apache configuration on this host (looked for %s)"
+                    % ", ".join([iryo_nginx.DEFAULT_CONFIG] + list(iryo_apache.DEFAULT_CONFIGS))))
     if not results["diff"]:
         del results["diff"]
     for item in findings:

@@ -323,6 +323,17 @@ class VHost:
         return "%s %s:%d %s" % (KIND, self.path, self.line, self.label())
 
 
+def _address_key(address):
+    """'_default_:443' -> '*:443'; '[::1]:443', '*' (any port) and '[::1]' stay as they are."""
+    address = address.lower()
+    if address.endswith("]") or ":" not in address:
+        host, port = address, ""
+    else:
+        host, _, port = address.rpartition(":")
+    host = "*" if host == "_default_" else host
+    return host + (":" + port if port else "")
+
+
 def quote(value):
     if re.search(r"[\s\"'#]", value) or not value:
         return '"%s"' % value.replace('"', '\\"')
@@ -333,6 +344,10 @@ class Adapter:
     """The tls_config module's view of one httpd installation."""
 
     kind = KIND
+    # mod_ssl (2.4.71, OpenSSL 3.0) switches to the SNI vhost's context in its ClientHello callback, so
+    # protocols and suites follow the name; the groups do not (OpenSSL copied them from the context the
+    # connection started with): the first vhost of the address decides them for every name on it.
+    DEFAULT_SERVER_DECIDES = ("groups",)
 
     def __init__(self, config_root):
         self.config = Config(config_root)
@@ -434,7 +449,16 @@ class Adapter:
         return {"server_name": server.names, "listen": server.addresses, "default_server_for": []}
 
     def socket_defaults(self, server):
-        return {}
+        """{address: first TLS vhost of that address} for each of ``server``'s addresses whose first
+        vhost is another one (name-based vhosts: the first one listed answers before SNI is known).
+        ``_default_`` counts as ``*``; a vhost on a specific IP is a different address than ``*``."""
+        out = {}
+        for address in server.addresses:
+            key = _address_key(address)
+            first = next(v for v in self.servers if key in (_address_key(a) for a in v.addresses))
+            if first is not server:
+                out[key] = first
+        return out
 
     def extra_scopes(self, server, setting):
         return []

@@ -396,6 +396,11 @@ class Adapter:
 
     kind = KIND
     level_names = ("server", "http")
+    # nginx < 1.29.2 switches to the SNI server's SSL context in OpenSSL's servername callback, after
+    # OpenSSL has taken the protocol versions, the groups and the TLS 1.3 suites from the context the
+    # connection started with: the default server's. Measured with nginx 1.22.1 / OpenSSL 3.0 (a
+    # non-default server's own ssl_ecdh_curve and Ciphersuites have no effect; its ssl_ciphers does).
+    DEFAULT_SERVER_DECIDES = ("protocols", "groups", "tls13_ciphersuites")
 
     def __init__(self, config_root):
         self.config = Config(config_root)
@@ -431,8 +436,8 @@ class Adapter:
                 "default_server_for": server.default_for}
 
     def socket_defaults(self, server):
-        """TLS protocol selection happens before SNI (nginx < 1.29.2): the default server of each
-        of the server's sockets decides the protocol versions offered on it."""
+        """The default server of each of the server's TLS sockets, when it is another server: it decides
+        DEFAULT_SERVER_DECIDES for every name on that socket (nginx < 1.29.2)."""
         return {sock: other for sock, other in server.socket_defaults.items() if other is not server}
 
     def extra_scopes(self, server, setting):

@@ -180,8 +180,26 @@ def normalise_hsts(value):
     return "; ".join(out)
 
 
-def _hsts_key(value):
-    return sorted(p.lower().replace(" ", "") for p in normalise_hsts(value).split(";") if p)
+def _hsts_parts(value):
+    """(max-age in seconds or None, {other directives, lower-cased}) of a Strict-Transport-Security value."""
+    max_age, flags = None, set()
+    for part in normalise_hsts(value).split(";"):
+        name, _, arg = part.strip().partition("=")
+        if name == "max-age":
+            max_age = int(arg) if arg.strip().isdigit() else None
+        elif name:
+            flags.add(name.lower())
+    return max_age, flags
+
+
+def hsts_satisfies(current, wanted):
+    """A header at least as strict as the wanted one: max-age as long or longer, and every directive the
+    wanted value has (includeSubDomains, preload). Enforcing an exact value would shorten a stronger
+    policy, e.g. Mozilla's "max-age=63072000; includeSubDomains" to the role's "max-age=31536000"
+    (measured on the corpus, tests/tls_corpus/configs), which browsers would then remember instead."""
+    have_age, have_flags = _hsts_parts(current)
+    want_age, want_flags = _hsts_parts(wanted)
+    return have_age is not None and want_age is not None and have_age >= want_age and want_flags <= have_flags
 
 
 def build_wanted(params):
@@ -281,7 +299,7 @@ def matches(setting, current, wanted):
     if setting in ("dhparam", "client_ca_file"):
         return current is not None and os.path.normpath(current) == wanted
     if setting == "hsts":
-        return current is not None and _hsts_key(current) == _hsts_key(wanted)
+        return current is not None and hsts_satisfies(current, wanted)
     return current == wanted
 
 
@@ -509,14 +527,17 @@ def plan(adapter, wanted):
         report.update(adapter.describe(server))
         reports.append((server, report))
 
+    # Settings the server takes from the default server of an address:port, whatever the name the
+    # client asks for (adapter.DEFAULT_SERVER_DECIDES): a server is ok only when that default is too.
     by_server = dict((id(s), r) for s, r in reports)
-    if "protocols" in wanted:
-        for server, report in reports:
-            for sock, other in sorted(adapter.socket_defaults(server).items()):
-                theirs = by_server[id(other)]["settings"]["protocols"]
-                entry = report["settings"]["protocols"]
+    decided = [s for s in adapter.DEFAULT_SERVER_DECIDES if s in wanted]
+    for server, report in reports:
+        for sock, other in sorted(adapter.socket_defaults(server).items()):
+            for setting in decided:
+                theirs = by_server[id(other)]["settings"][setting]
+                entry = report["settings"][setting]
                 entry.setdefault("negotiated_by", []).append(
-                    {"socket": sock, "default_server": other.target(), "protocols": theirs["current"]})
+                    {"socket": sock, "default_server": other.target(), setting: theirs["current"]})
                 if not theirs["ok"]:
                     entry["ok"] = False
     out = []

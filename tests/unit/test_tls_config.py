@@ -237,6 +237,49 @@ def test_nginx_array_directives_are_added_where_they_keep_inheriting(tmp_path):
         "\tserver {\n\t\tlisten 8444 ssl;\n\t}\n}\n")
 
 
+def test_nginx_default_server_decides_versions_groups_and_tls13_suites_for_every_name(tmp_path):
+    """nginx < 1.29.2 takes these from the default server's context before SNI (measured on nginx 1.22.1 /
+    OpenSSL 3.0 by tests/integration/test_tls_config_corpus.py): a named server is not ok with its own
+    right value when the default server's is wrong; its own ssl_ciphers does take effect."""
+    adapter = nginx_tree(tmp_path, {"nginx.conf": (
+        "events {}\nhttp {\n"
+        "\tserver { listen 8443 ssl default_server; server_name a; }\n"
+        "\tserver { listen 8443 ssl; server_name b; ssl_protocols TLSv1.3; ssl_ecdh_curve X25519;\n"
+        "\t\tssl_conf_command Ciphersuites TLS_AES_256_GCM_SHA384; ssl_ciphers ECDHE-RSA-AES256-GCM-SHA384; }\n"
+        "}\n")})
+    wanted = iryo_tlsconf.build_wanted({"protocols": ["TLSv1.3"], "groups": ["x25519"],
+                                        "tls13_ciphersuites": ["TLS_AES_256_GCM_SHA384"],
+                                        "tls12_ciphers": ["ECDHE-RSA-AES256-GCM-SHA384"]})
+    reports, edits = iryo_tlsconf.plan(adapter, wanted)
+    b = by_name(reports)["b"]["settings"]
+    for setting in ("protocols", "groups", "tls13_ciphersuites"):
+        assert b[setting]["ok"] is False, setting
+        [decided] = b[setting]["negotiated_by"]
+        assert decided["default_server"].endswith(" a") and decided[setting] is None
+    assert b["tls12_ciphers"]["ok"] is True and "negotiated_by" not in b["tls12_ciphers"]
+    # the edits fix it where it takes effect: in the default server
+    assert "ssl_ecdh_curve X25519;" in edits[str(tmp_path / "nginx.conf")].apply().split("server_name a;")[1]
+
+
+def test_apache_first_vhost_of_an_address_decides_the_groups(tmp_path):
+    """mod_ssl 2.4.71 switches protocols and suites to the SNI vhost but OpenSSL keeps the groups of the
+    context the connection started with, the first vhost's (measured in the corpus)."""
+    (tmp_path / "httpd.conf").write_text(
+        "LoadModule ssl_module modules/mod_ssl.so\n"
+        "<VirtualHost _default_:443>\n  SSLEngine on\n</VirtualHost>\n"
+        "<VirtualHost *:443>\n  ServerName b\n  SSLEngine on\n  SSLOpenSSLConfCmd Curves X25519\n</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1:443>\n  ServerName c\n  SSLEngine on\n  SSLOpenSSLConfCmd Curves X25519\n"
+        "</VirtualHost>\n")
+    adapter = iryo_apache.Adapter(str(tmp_path / "httpd.conf"))
+    reports, _ = iryo_tlsconf.plan(adapter, iryo_tlsconf.build_wanted({"groups": ["x25519"],
+                                                                        "protocols": ["TLSv1.3"]}))
+    b, c = by_name(reports)["b"]["settings"], by_name(reports)["c"]["settings"]
+    [decided] = b["groups"]["negotiated_by"]
+    assert decided["socket"] == "*:443" and "_default_:443" in decided["default_server"]
+    assert b["groups"]["ok"] is False and "negotiated_by" not in b["protocols"]  # versions follow the name
+    assert c["groups"]["ok"] is True and "negotiated_by" not in c["groups"]      # first (only) vhost of 127.0.0.1:443
+
+
 def test_edits_keep_crlf_and_bytes_that_are_not_utf8(tmp_path):
     conf = tmp_path / "nginx.conf"
     conf.write_bytes(b"# caf\xe9 (latin-1)\r\nevents {}\r\nhttp {\r\n  server {\r\n    listen 8443 ssl;\r\n"
@@ -296,6 +339,26 @@ def test_hsts_comparison_ignores_spacing_and_case():
     assert iryo_tlsconf.build_wanted({"hsts": "31536000"})["hsts"] == "max-age=31536000"
 
 
+def test_a_stronger_hsts_header_is_kept_and_a_weaker_one_replaced():
+    """Found by the configuration corpus: enforcing the role's max-age=31536000 replaced Mozilla's
+    "max-age=63072000; includeSubDomains", shortening the policy browsers remember."""
+    stronger = "max-age=63072000; includeSubDomains"
+    assert iryo_tlsconf.matches("hsts", stronger, "max-age=31536000")
+    assert iryo_tlsconf.matches("hsts", stronger + "; preload", "max-age=63072000; includeSubDomains")
+    assert not iryo_tlsconf.matches("hsts", "max-age=63072000", "max-age=31536000; includeSubDomains")
+    assert not iryo_tlsconf.matches("hsts", "max-age=86400; includeSubDomains", "max-age=31536000")
+    assert not iryo_tlsconf.matches("hsts", "includeSubDomains", "max-age=31536000")  # no max-age: not a policy
+    assert not iryo_tlsconf.matches("hsts", "max-age=abc", "max-age=1")
+
+
+def test_enforcing_hsts_leaves_a_longer_policy_in_place(tmp_path):
+    adapter = nginx_tree(tmp_path, {"nginx.conf": (
+        'events {}\nhttp {\n\tserver {\n\t\tlisten 8443 ssl;\n'
+        '\t\tadd_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;\n\t}\n}\n')})
+    reports, edits = iryo_tlsconf.plan(adapter, iryo_tlsconf.build_wanted({"hsts": "max-age=31536000"}))
+    assert reports[0]["mismatches"] == [] and edits == {}
+
+
 # ---------------------------------------------------------------------------------------------
 # the module, run in-process
 
@@ -345,6 +408,41 @@ def test_no_tls_server_is_one_not_applicable_finding(tmp_path):
                                  "protocols": ["TLSv1.3"]})
     [finding] = result["findings"]
     assert finding["status"] == "not_applicable" and finding["target"] == "nginx %s" % (tmp_path / "nginx.conf")
+    assert finding["summary"] == "nginx configuration %s has no TLS server block (1 files read); nothing to audit" \
+        % (tmp_path / "nginx.conf")
+
+
+def test_summaries_name_the_server_what_it_has_and_what_enforce_sets(tmp_path):
+    root = harness.install("nginx-debian", tmp_path / "t")
+    result = harness.run_module(module_args(root))
+    portal = next(f for f in result["findings"] if f["target"].endswith("portal.lab.iryo"))
+    assert portal["summary"] == (
+        "nginx server portal.lab.iryo (portal-tls:5) enables TLSv1 TLSv1.1 TLSv1.2 via sites-available/portal-tls:11 "
+        "and asks for no client certificate; enforce sets ssl_protocols TLSv1.3 and %d more"
+        % (len([s for s in portal["evidence"]["mismatches"]]) - 1))
+    enforced = harness.run_module(module_args(root, state="enforced", client_ca_file=str(root / "ca.pem"),
+                                              validate_command="true", reload_command=""))
+    assert not enforced.get("failed"), enforced.get("msg")
+    passed = next(f for f in enforced["findings"] if f["target"].endswith("portal.lab.iryo"))
+    assert passed["status"] == "pass" and passed["summary"] == (
+        "nginx server portal.lab.iryo (portal-tls:5) has every audited TLS setting as wanted "
+        "(ssl_protocols TLSv1.3, ssl_verify_client on)")
+
+
+def test_summary_of_a_value_the_default_server_decides_and_of_an_unfixable_setting(tmp_path):
+    adapter_files = {"nginx.conf": (
+        "events {}\nhttp {\n"
+        "\tserver { listen 8443 ssl default_server; server_name a; }\n"
+        "\tserver { listen 8443 ssl; server_name b; ssl_protocols TLSv1.3; }\n}\n")}
+    for name, text in adapter_files.items():
+        (tmp_path / name).write_text(text)
+    result = harness.run_module({"server": "nginx", "config_root": str(tmp_path / "nginx.conf"),
+                                 "protocols": ["TLSv1.3"], "compression": True})
+    b = next(f for f in result["findings"] if f["target"].endswith(" b"))
+    assert b["summary"].startswith("nginx server b (nginx.conf:4) gets its protocols from the default server a")
+    assert b["summary"].endswith("nginx cannot turn TLS compression on")
+    for finding in result["findings"]:
+        assert "[" not in finding["summary"] and "{" not in finding["summary"], finding["summary"]
 
 
 def test_a_config_the_parser_cannot_read_fails_before_anything_is_written(tmp_path):
