@@ -294,6 +294,21 @@ def _refusal(answer):
     return answer.alert_text()
 
 
+def legacy_group_list(measured, tls13_groups):
+    """(groups of the highest TLS <= 1.2 version, those of them inferred) from the curves seen in that
+    version and TLS 1.3's groups.
+
+    The group chain does not ask again for curves TLS 1.3 named (fewer handshakes). An OpenSSL server
+    (nginx, Apache) offers one group list to both versions, so once TLS 1.2 ECDHE works (a curve was
+    seen) TLS 1.3's elliptic curves are accepted in TLS 1.2 too: checked with `openssl s_client -tls1_2
+    -groups` on the configuration corpus (tests/integration/test_tls_config_corpus.py), where listing
+    only the measured ones named x25519 alone. FFDHE and hybrid groups exist only in TLS 1.3 here."""
+    if not measured:
+        return [], []
+    inferred = [g for g in tls13_groups if g in ciphers.EC_GROUPS and g not in measured]
+    return list(measured) + inferred, inferred
+
+
 def _unique(values):
     out = []
     for value in values:
@@ -344,10 +359,14 @@ def _probe(request, budget):
     groups_by_version = {}
     if tls13.supported:
         groups_by_version["TLSv1.3"] = [ciphers.group_name(g) for g in tls13.groups]
+    groups_inferred = {}
     if groups_version:
         # curves the suite chain met in ServerKeyExchanges, then those the group chain found
         seen = [a.group for _, a in scans[groups_version].picks if a.group is not None]
-        groups_by_version[groups_version] = [ciphers.group_name(g) for g in _unique(seen + legacy_groups)]
+        listed, inferred = legacy_group_list(_unique(seen + legacy_groups), tls13.groups if tls13.supported else [])
+        groups_by_version[groups_version] = [ciphers.group_name(g) for g in listed]
+        if inferred:
+            groups_inferred[groups_version] = [ciphers.group_name(g) for g in inferred]
 
     facts = {
         "target": endpoint.target,
@@ -355,6 +374,7 @@ def _probe(request, budget):
         "suites": {s.version: [_name(i, s.version) for i in s.suites] for s in supported},
         "groups": _unique(g for names in groups_by_version.values() for g in names),
         "groups_by_version": groups_by_version,
+        "groups_inferred": groups_inferred,   # per version: listed from TLS 1.3's answer, not asked again
         "dh_bits": _dh_bits(legacy),
         "certificate": _certificate(endpoint, request, session, with_cert, legacy),
         "client_auth": _client_auth(session, with_cert, legacy, request),
