@@ -1,5 +1,6 @@
 """The dry-run audit, end to end, against the real lab."""
 
+import datetime
 import json
 import textwrap
 
@@ -117,7 +118,9 @@ def test_summary_table_lists_every_host(audit):
 # register is seeded stale (C.9 fails the gate too), so these runs declare a current one.
 CURRENT_REGISTER = json.dumps({"iryo_contracts": [{
     "provider": "lab carrier", "service": "closed network", "threat_responsibility_scope": "carrier: the network",
-    "availability_sla": "99.9 %", "last_confirmed": "2026-10-01", "confirms": ["C.1", "C.4"],
+    "availability_sla": "99.9 %", "confirms": ["C.1", "C.4"],
+    # within C.9's 12 months on any day the test runs
+    "last_confirmed": (datetime.date.today() - datetime.timedelta(days=30)).isoformat(),
     "evidence_ref": "LAB-2026-020"}]})
 ONLY_PORTAL_PATCHES = ("--limit", "portal", "--tags", CHECK, "-e", CURRENT_REGISTER)
 
@@ -129,7 +132,8 @@ def exceptions_vars(expires):
 
 
 def test_valid_exception_is_excepted_and_passes_the_gate(lab, tmp_path):
-    result = lab.playbook("playbooks/audit.yml", *ONLY_PORTAL_PATCHES, "-e", exceptions_vars("2099-12-31"),
+    expires = (datetime.date.today() + datetime.timedelta(days=365)).isoformat()  # valid on any day it runs
+    result = lab.playbook("playbooks/audit.yml", *ONLY_PORTAL_PATCHES, "-e", exceptions_vars(expires),
                           report_dir=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     [finding] = findings(lab.report(tmp_path), "portal", CHECK)

@@ -62,10 +62,12 @@ def test_inside_the_window_the_host_reboots_and_the_audit_passes(reboot_needed, 
     assert "deferred to the next maintenance window" not in result.stdout
     assert lab.exec(HOST, PID1_START) != started, "no reboot inside the window"
     assert lab.exec(HOST, "test -e /run/reboot-required || echo gone").strip() == "gone"
-    audit = lab.playbook("playbooks/audit.yml", "--limit", HOST, "--tags", CHECK, report_dir=tmp_path / "audit")
+    # Gate off: the lab's other seeded findings (C.9's register) would make it exit 2 and hide a failed task.
+    audit = lab.playbook("playbooks/audit.yml", "--limit", HOST, "--tags", CHECK,
+                         "-e", "iryo_audit_fail_on_findings=false", report_dir=tmp_path / "audit")
     [finding] = [f for f in lab.report(tmp_path / "audit")["findings"] if f["check"] == CHECK]
     assert finding["status"] == "pass", finding
-    assert audit.returncode in (0, 2)
+    assert audit.returncode == 0, audit.stdout[-3000:]
 
 
 def test_a_malformed_window_is_refused_before_any_host_is_touched(reboot_needed, tmp_path):

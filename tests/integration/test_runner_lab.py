@@ -46,3 +46,7 @@ def test_audit_through_ansible_runner_cli(tmp_path):
     events = [json.loads(p.read_text()) for p in (artifacts / "job_events").glob("*.json")]
     assert any(e.get("event") == "runner_on_ok" and "AUDIT" in (e.get("event_data", {}).get("task") or "")
                for e in events)
+    # rc 2 must come from the gate alone (the lab's seeded findings), never from a check task that failed.
+    failed_tasks = {e["event_data"].get("task") or "" for e in events if e.get("event") == "runner_on_failed"}
+    assert all(task.startswith("GATE |") for task in failed_tasks), failed_tasks
+    assert (rc == 2) == bool(failed_tasks), (rc, failed_tasks)
