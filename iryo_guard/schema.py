@@ -18,7 +18,6 @@ STATUSES = _findings.STATUSES
 SEVERITIES = _findings.SEVERITIES
 CELL_PRECEDENCE = _findings.CELL_PRECEDENCE
 MAX_SUMMARY = _findings.MAX_SUMMARY
-SUMMARY_PENDING = _findings.SUMMARY_PENDING
 FindingError = _findings.FindingError
 make_finding = _findings.make_finding
 validate_finding = _findings.validate_finding

@@ -46,16 +46,6 @@ REQUIRED_FIELDS = ("check", "status", "severity", "target", "evidence", "expecte
 # A summary is one line a terminal table can show next to host, check and target.
 MAX_SUMMARY = 240
 
-# TEMPORARY: checks whose summaries are being written elsewhere (iryo_guard/tls/verdict.py for the
-# live TLS checks, library/tls_config.py for the server configuration). Until they land, their
-# findings may come without a summary; every other check must give one. Remove this list (and its
-# use in validate_finding) once those two give summaries.
-SUMMARY_PENDING = frozenset(
-    "%s.tls.%s" % (clause, name) for clause in ("c10", "c11")
-    for name in ("protocol_versions", "cipher_suites", "key_exchange", "certificate", "client_auth",
-                 "server_config"))
-
-
 class FindingError(ValueError):
     """A finding that does not follow the schema: a bug in a check, never a host problem."""
 
@@ -110,8 +100,7 @@ def validate_finding(finding):
     """Raise FindingError when ``finding`` does not follow the schema."""
     if not isinstance(finding, dict):
         raise FindingError("a finding must be a mapping, got %s" % type(finding).__name__)
-    missing = [f for f in REQUIRED_FIELDS if f not in finding
-               and not (f == "summary" and finding.get("check") in SUMMARY_PENDING)]
+    missing = [f for f in REQUIRED_FIELDS if f not in finding]
     if missing:
         raise FindingError("finding for %r lacks %s" % (finding.get("check"), ", ".join(missing)))
     if not isinstance(finding["check"], str) or not finding["check"]:

@@ -51,8 +51,7 @@ def _strings(value) -> list[str]:
 def finding_summary(finding: dict) -> str:
     """The one sentence that says what a check saw: the finding's ``summary``.
 
-    Findings from before the summary existed (an old report.json) or from a check that still lacks
-    one (see SUMMARY_PENDING in module_utils/iryo_findings.py) get the nearest plain text the check
+    Findings from before the summary existed (an old report.json) get the nearest plain text the check
     wrote itself: the error, the violations or problems it listed, its reason, else what to do. Never a
     dump of the structured evidence: that is for report.json and the HTML drill-down."""
     summary = finding.get("summary")
