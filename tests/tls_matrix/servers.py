@@ -210,3 +210,75 @@ class ServerSet:
     def stop(self):
         for instance in self.instances:
             instance.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole configuration trees (tests/tls_corpus/configs): a main file with its includes, laid out as
+# under /etc, run as it is. The corpus needs one process per tree, since each tree has its own
+# main file (nginx's http{} level, Apache's server-wide level); they start in parallel.
+
+class TreeServer:
+    """nginx or Apache run in the foreground from a configuration tree, with the commands that
+    validate and reload exactly that instance (what tls_config gets as validate/reload_command).
+
+    ``env`` carries what Debian's apache2ctl would export from envvars (APACHE_RUN_DIR, ...); it is
+    put on the command line through env(1), so the commands also work when run by the module.
+    """
+
+    def __init__(self, kind, main, ports, server_root=None, env=None, log_dir=None):
+        self.kind = kind
+        self.main = Path(main)
+        self.ports = list(ports)
+        self.server_root = Path(server_root or self.main.parent)
+        self.env = dict(env or {})
+        self.process = None
+        self.log = Path(log_dir or self.main.parent) / ("iryo-test-%s.log" % kind)
+
+    def _base(self):
+        if self.kind == "nginx":
+            # -e: nginx's own log before it has read error_log (else the packaged /var/log/nginx/error.log)
+            return [NGINX, "-p", str(self.server_root) + "/", "-e", str(self.log.with_suffix(".early")),
+                    "-c", str(self.main)]
+        env = ["env"] + ["%s=%s" % item for item in sorted(self.env.items())] if self.env else []
+        return env + [APACHE, "-d", str(self.server_root), "-f", str(self.main)]
+
+    def validate_argv(self):
+        return self._base() + ["-t"]
+
+    def reload_argv(self):
+        return self._base() + (["-s", "reload"] if self.kind == "nginx" else ["-k", "graceful"])
+
+    def validate(self):
+        return subprocess.run(self.validate_argv(), capture_output=True, text=True, timeout=60)
+
+    def spawn(self):
+        """Start in the foreground (no wait); ``wait()`` then waits for the ports."""
+        argv = self._base() + (["-g", "daemon off;"] if self.kind == "nginx" else ["-DFOREGROUND"])
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def wait(self, timeout=20.0):
+        wait_for_ports(self.ports, self.process, [self.log], timeout)
+        return self
+
+    def exited(self, timeout=15.0):
+        """(returncode, log text) of a server expected to refuse to start."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None, _tail([self.log])
+        return code, self.log.read_text(errors="replace")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            # the whole group: Apache's and nginx's children too
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.process.wait(5)

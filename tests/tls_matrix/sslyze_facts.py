@@ -123,3 +123,17 @@ def _certificate(info, ca_file):
                 validated_for=info.hostname_used_for_server_name_indication, trust_anchors=str(ca_file),
                 chain_length=len(deployment.received_certificate_chain), source="sslyze certificate_info")
     return cert
+
+
+def scan_endpoints(endpoints, ca_file, client_cert, client_key, host="127.0.0.1"):
+    """{(port, server_name): SslyzeResult} for several names per port (SNI virtual hosts), all
+    scanned in parallel by one Scanner."""
+    scanner = Scanner()
+    scanner.queue_scans([r for port, name in endpoints
+                         for r in requests(port, ca_file, client_cert, client_key, name, host)])
+    found = {}
+    for result in scanner.get_results():
+        kind = "full" if result.network_configuration.tls_client_auth_credentials else "auth_only"
+        key = (result.server_location.port, result.network_configuration.tls_server_name_indication)
+        found.setdefault(key, {})[kind] = result
+    return {key: SslyzeResult(**parts) for key, parts in found.items()}

@@ -1,0 +1,1 @@
+"""Configuration corpus: real-world nginx and Apache TLS trees (see README.md)."""
