@@ -136,12 +136,6 @@ SSLCertificateChainFile /etc/letsencrypt/live/{name}/chain.pem"""
 # `ssl_session_tickets off`; Apache >= 2.4.7 puts the chain into SSLCertificateFile.
 
 MOZILLA_SOURCE = "mozilla/ssl-config-generator@858f8f74 (guideline 6.0)"
-MOZILLA_INTERMEDIATE_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
-MOZILLA_CURVES = "X25519:prime256v1:secp384r1"
-MOZILLA_TLS13 = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
-
 MOZILLA_NGINX = {
     "intermediate": """\
 # generated 2026-12-04, Mozilla Guideline v6.0, nginx 1.22.1 (UNSUPPORTED; end-of-life), \
