@@ -5,10 +5,9 @@ role or ad hoc, runs the module on the host and then, on the controller:
 - refuses bad inventory input (exceptions) before the module is sent anywhere,
 - adds host, clause, labels, source and exceptions to its findings (iryo_guard.enrich),
 - turns a module that could not run into `error` findings for its checks (never a pass),
-- keeps the host's verdicts of this run (check, target, status of each finding) in the fact
-  `iryo_findings` for the audit gate; the findings themselves travel in the task result to the
-  report callback. Ansible prints a failed task's whole result, facts included, so the fact
-  stays small however many checks ran before.
+- returns the findings in the task result, where the report callback collects them; the audit
+  gate judges what the callback collected (never host facts: a fact cache would feed it an older
+  run's findings, and ansible-core deprecates injecting facts as variables).
 
 In an unattended run (playbooks/nightly.yml sets iryo_unattended: true) a task that would
 enforce a check not marked `unattended: true` in the catalog runs in check mode instead, reports
@@ -118,7 +117,4 @@ class CheckAction(ActionBase):
             # One line: the whole message (a module's stderr may be a traceback) is in the error finding.
             result.setdefault("warnings", []).append(fit_summary("%s could not decide: %s (see the report)" % (
                 self._task.action, fit_summary(result.get("msg") or "no message", 160))))
-        previous = task_vars.get("iryo_findings") or []
-        verdicts = [{"check": f["check"], "target": f["target"], "status": f["status"]} for f in findings]
-        result["ansible_facts"] = dict(result.get("ansible_facts") or {}, iryo_findings=list(previous) + verdicts)
         return result

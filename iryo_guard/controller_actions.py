@@ -8,7 +8,7 @@ from iryo_guard.catalog import ORGANISATION_HOST, load_catalog
 from iryo_guard.enrich import InputError, enrich, validate_exceptions
 from iryo_guard.evidence_register import (contracts_finding, manual_finding, max_age_months, validate_contracts,
                                           validate_evidence)
-from iryo_guard.report.output import current_report_html
+from iryo_guard.report.output import current_report_html, current_verdicts
 
 
 class ValidateInputsAction(ActionBase):
@@ -99,14 +99,20 @@ class GateAction(ActionBase):
         result = super().run(tmp, task_vars)
         hosts = self._task.args.get("hosts") or []
         enabled = self._task.args.get("enabled", True)
+        verdicts = current_verdicts()
+        if verdicts is None:
+            # Without the report callback there is nothing trustworthy to judge: never a pass.
+            result.update(failed=bool(enabled), changed=False,
+                          msg="the gate has no findings to judge: the iryo_report callback is not enabled "
+                              "(ansible.cfg callbacks_enabled = iryo_report, or playbooks/callback_plugins)")
+            return result
         bad = []  # (host, check, target)
         for host in hosts:
-            findings = task_vars["hostvars"][host].get("iryo_findings")
-            if not findings:
+            seen = verdicts["hosts"].get(host) or {}
+            if not seen:
                 bad.append((host, "(no findings: unreachable or no check ran)", host))
                 continue
-            latest = {(f["check"], str(f["target"])): f for f in findings}
-            bad += [(host, f["check"], f["target"]) for f in latest.values() if f["status"] in ("fail", "error")]
+            bad += [(host, check, target) for (check, target), status in seen.items() if status in ("fail", "error")]
         # Organisational items (C.9's contract register, stale evidence) fail the run like a host's
         # checks do; `manual` items do not, since nobody has claimed anything yet.
         organisation = [(f.get("host", ORGANISATION_HOST), f["check"], f["target"])

@@ -14,8 +14,10 @@ DOCUMENTATION = r"""
 module: iryo_gate
 short_description: Fail an audit run when any host has a failing or undecided check
 description:
-  - Reads the C(iryo_findings) fact of each host and fails when any finding is C(fail) or C(error),
-    or when a host has no findings at all (unreachable). Runs on the controller only.
+  - Judges the findings the iryo_report callback collected in this run (published to this task when it
+    starts; never host facts, which a fact cache could fill with an older run's findings) and fails when
+    any finding is C(fail) or C(error), or when a host has no findings at all (unreachable). Without the
+    callback it fails, saying so. Runs on the controller only.
   - Fails with one short line - how many checks, on how many hosts, and the path of the run's
     report.html (reserved by the iryo_report callback when this task starts). The findings themselves
     are in report.json and report.html, not in the task result, since Ansible prints a failed task's

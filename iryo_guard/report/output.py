@@ -41,6 +41,25 @@ def reserve_run_dir(reports_root, run_id):
         return out
 
 
+def publish_verdicts(findings, hosts, unreachable):
+    """What the audit gate judges: {host: {(check, target): status}} from the findings the report
+    callback collected in this run (a later finding for the same check and target replaces an earlier
+    one: harden and the nightly enforce and report in one call, an older run's audit may precede), the
+    hosts it saw, and the unreachable ones. Set in the main process when the gate task starts; the
+    gate's forked worker reads it (current_verdicts). Findings never travel as host facts: a fact
+    cache would feed an old run's findings to the gate."""
+    verdicts = dict((host, {}) for host in hosts)
+    for finding in findings:
+        verdicts.setdefault(finding.get("host"), {})[(finding.get("check"), str(finding.get("target")))] = \
+            finding.get("status")
+    _CURRENT["verdicts"] = {"hosts": verdicts, "unreachable": sorted(unreachable)}
+
+
+def current_verdicts():
+    """The verdicts published for this run, or None when no report callback published any."""
+    return _CURRENT.get("verdicts")
+
+
 def current_report_html():
     """report.html of this process's run when its folder is reserved, else None."""
     return _CURRENT["dir"] / "report.html" if _CURRENT["dir"] is not None else None

@@ -110,8 +110,12 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task, is_conditional):
         # The gate names the report in its one-line failure. This runs in the main process before
         # Ansible forks the gate's worker, which inherits the reserved folder (iryo_guard.report.output).
-        if task.action.split(".")[-1] == "iryo_gate" and self._run is not None and self._run_dir is None:
-            from iryo_guard.report.output import reserve_run_dir
+        if task.action.split(".")[-1] != "iryo_gate" or self._run is None:
+            return
+        from iryo_guard.report.output import publish_verdicts, reserve_run_dir
+        # The gate judges exactly what this report will show: the findings collected so far.
+        publish_verdicts(self._findings, list(self._hosts), list(self._unreachable))
+        if self._run_dir is None:
             try:
                 self._run_dir = reserve_run_dir(self._report_dir(), self._run["id"])
             except OSError as exc:  # the report's own error is loud at the end; the gate just names none

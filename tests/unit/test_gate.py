@@ -37,9 +37,9 @@ PLAYBOOK = """
   hosts: localhost
   gather_facts: false
   tasks:
-    - name: Findings as the check tasks leave them in the fact
-      ansible.builtin.set_fact:
-        iryo_findings: {findings}
+    - name: Findings as a check task returns them (the report callback collects them from the result)
+      echo_findings:
+        findings: {findings}
     - name: Organisational items
       organisation_evidence:
       register: org
@@ -57,8 +57,10 @@ def run_gate(tmp_path, findings, enabled=True):
     reports = tmp_path / "reports"
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".ansible"),
                IRYO_REPORT_DIR=str(reports), ANSIBLE_NOCOLOR="1", IRYO_REPORT_COLOR="false")
+    env["ANSIBLE_LIBRARY"] = "%s:%s" % (REPO / "library", REPO / "tests" / "fixtures" / "gate")
     done = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                           str(book)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                           "-e", "ansible_python_interpreter=%s" % (REPO / ".venv" / "bin" / "python"), str(book)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     return done, reports
 
 
@@ -80,7 +82,7 @@ def test_failing_gate_prints_one_short_line_naming_the_report(tmp_path):
                       r"see (\S+/report\.html); set iryo_audit_fail_on_findings=false to exit 0", fatal)
     assert match, fatal
     assert json.loads(fatal.split("=> ", 1)[1]) == {"changed": False, "msg": match.group(0)}  # nothing else
-    assert "problems" not in out and "c12.patches.security_pending" not in out
+    assert "problems" not in fatal and "c12.patches.security_pending" not in fatal  # the table lists them, not the gate
     assert match.group(1).startswith("reports/")  # below the folder the playbook runs in: shown relative
     named = tmp_path / match.group(1)
     assert named.parent.parent == reports and (named.parent / "report.json").is_file() and named.is_file()
@@ -88,6 +90,20 @@ def test_failing_gate_prints_one_short_line_naming_the_report(tmp_path):
     report = json.loads((named.parent / "report.json").read_text())
     assert {f["check"] for f in report["findings"]} >= {"c09.contracts.evidence"}
     assert all(len(line) <= LINE_MAX for line in out.splitlines()), max(out.splitlines(), key=len)
+
+
+def test_gate_without_the_report_callback_fails_saying_why(tmp_path):
+    """Findings never reach the gate through host facts: without the callback there is nothing to judge."""
+    book = tmp_path / "gate.yml"
+    book.write_text(PLAYBOOK.format(findings=json.dumps(FAILING[1:2]), enabled="true"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".ansible"),
+               ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.junit", JUNIT_OUTPUT_DIR=str(tmp_path), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LIBRARY="%s:%s" % (REPO / "library", REPO / "tests" / "fixtures" / "gate"))
+    done = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                           "-e", "ansible_python_interpreter=%s" % (REPO / ".venv" / "bin" / "python"), str(book)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the iryo_report callback is not enabled" in done.stdout
 
 
 def test_disabled_gate_passes_and_still_says_where_to_look(tmp_path):
