@@ -40,9 +40,21 @@ class CheckAction(ActionBase):
     _supports_async = False
 
     def module_checks(self, catalog):
-        """The catalog's implemented checks that this module answers for."""
+        """The catalog's implemented checks that this call answers for: those of its module, narrowed by
+        the arguments that choose a check id (tls_config `check_id`) or a clause (tls_probe `clause`)."""
         name = self._task.action.split(".")[-1]
-        return [c["id"] for c in catalog.checks.values() if c.get("module") == name and not c.get("planned")]
+        checks = [c["id"] for c in catalog.checks.values() if c.get("module") == name and not c.get("planned")]
+        args = self._task.args or {}
+        if isinstance(args.get("check_id"), str) and args["check_id"] in checks:
+            return [args["check_id"]]
+        clause = args.get("clause")
+        if not isinstance(clause, str) and len({c.split(".")[0] for c in checks}) > 1:
+            # tls_probe and tls_config answer for C.11 unless told otherwise (clause=C.10 / check_id c10.*)
+            clause = "C.11"
+        if isinstance(clause, str):
+            prefix = clause.lower().replace(".", "") + "."
+            return [c for c in checks if c.startswith(prefix)] or checks
+        return checks
 
     def unattended_hold_back(self, catalog, task_vars):
         """The checks this task must not enforce because nobody is watching ([] = go ahead)."""

@@ -80,6 +80,7 @@ class ActionModule(CheckAction):
             "suites": facts["suites"],
             "groups": facts["groups"],
             "groups_by_version": facts["groups_by_version"],
+            "groups_inferred": facts.get("groups_inferred"),
             "dh_bits": facts["dh_bits"],
             "certificate": facts["certificate"],
             "client_auth": {"mode": auth["mode"], "enforced_at": auth["enforced_at"],
