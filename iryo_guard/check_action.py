@@ -130,3 +130,80 @@ class CheckAction(ActionBase):
             result.setdefault("warnings", []).append(fit_summary("%s could not decide: %s (see the report)" % (
                 self._task.action, fit_summary(result.get("msg") or "no message", 160))))
         return result
+
+
+# Options through which a check module enforces, with the value that makes it audit only.
+ENFORCING_OPTIONS = {"state": "audit", "apply": "none"}
+# Tags that select everything (Ansible's own); an empty run-tag list means the same.
+ALL_TAGS = ("all", "tagged", "always")
+
+
+def selected_by_tags(tags, run_tags, skip_tags):
+    """Would Ansible run a task tagged `tags` with these --tags / --skip-tags?"""
+    run_tags, skip_tags = list(run_tags or ["all"]), list(skip_tags or [])
+    if any(tag in skip_tags for tag in tags):
+        return False
+    return any(tag in ALL_TAGS for tag in run_tags) or any(tag in run_tags for tag in tags)
+
+
+class ClauseAction(CheckAction):
+    """The controller half of a clause module (library/iryo_c10.py, ...): one module call per host for
+    every check module of a clause, each given as a dict option named after it (module_utils/iryo_clause.py).
+
+    Before the module is sent, for each check module of the call:
+    - --tags / --skip-tags: a check module whose checks are not selected is left out, so
+      `--tags c10.firewall.default_drop` runs the firewall part of the clause call only;
+    - unattended runs (iryo_unattended): a check module that would enforce a check the catalog does not
+      mark `unattended: true` is set to audit only (its `state` / `apply`), and the result says so; the
+      clause's other checks still enforce. The checks come from the catalog (`module:`), not task names.
+    """
+
+    def _sub_options(self, catalog):
+        modules = {c.get("module") for c in catalog.checks.values()}
+        return [name for name, value in (self._task.args or {}).items() if name in modules and isinstance(value, dict)]
+
+    def _checks_of(self, catalog, sub, options):
+        checks = [c["id"] for c in catalog.checks.values() if c.get("module") == sub and not c.get("planned")]
+        if isinstance(options.get("check_id"), str) and options["check_id"] in checks:
+            return [options["check_id"]]
+        prefix = self._task.action.split(".")[-1].replace("iryo_", "") + "."
+        return [c for c in checks if c.startswith(prefix)] or checks
+
+    def module_checks(self, catalog):
+        args = self._task.args or {}
+        return [c for sub in self._sub_options(catalog) for c in self._checks_of(catalog, sub, args[sub])]
+
+    def unattended_hold_back(self, catalog, task_vars):
+        """Rewrites this worker's copy of the arguments (tags, unattended); never the whole task to check mode."""
+        args = dict(self._task.args or {})
+        clause_tag = self._task.action.split(".")[-1].replace("iryo_", "")
+        run_tags, skip_tags = task_vars.get("ansible_run_tags"), task_vars.get("ansible_skip_tags")
+        unattended = is_unattended(task_vars.get("iryo_unattended")) and not (
+            self._task.check_mode or self._play_context.check_mode)
+        self._held_back = []
+        for sub in self._sub_options(catalog):
+            options = dict(args[sub])
+            checks = self._checks_of(catalog, sub, options)
+            if not selected_by_tags([clause_tag] + checks, run_tags, skip_tags):
+                del args[sub]
+                continue
+            enforcing = [key for key, audit in ENFORCING_OPTIONS.items() if key in options
+                         and options[key] not in (None, audit)]
+            unsafe = unsafe_checks(catalog, checks) if unattended and enforcing else []
+            if unsafe:
+                for key in enforcing:
+                    options[key] = ENFORCING_OPTIONS[key]
+                self._held_back.append((sub, unsafe))
+            args[sub] = options
+        self._task.args = args
+        return []
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        held_back = getattr(self, "_held_back", [])
+        if held_back:
+            result["iryo_unattended_held_back"] = [c for _, checks in held_back for c in checks]
+            result.setdefault("warnings", []).append(
+                "unattended run: %s only audited (not marked unattended-safe in the clause catalog; "
+                "playbooks/harden.yml enforces them)" % ", ".join(sub for sub, _ in held_back))
+        return result

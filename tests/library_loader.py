@@ -9,10 +9,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def load_library_module(name):
-    """Import library/<name>.py as a plain module, with every module_utils/*.py registered under
-    ansible.module_utils.* as AnsiballZ would ship them, so its functions can be tested directly."""
+    """The logic of check module <name> as a plain Python module, so its functions can be tested directly:
+    module_utils/iryo_check_<name>.py where the module's logic lives there (modules a clause module runs,
+    module_utils/iryo_clause.py), else library/<name>.py itself. Every module_utils/*.py is registered
+    under ansible.module_utils.* as AnsiballZ would ship them."""
     for path in sorted((REPO / "module_utils").glob("*.py")):
         sys.modules.setdefault("ansible.module_utils." + path.stem, importlib.import_module(path.stem))
+    if (REPO / "module_utils" / ("iryo_check_%s.py" % name)).exists():
+        return sys.modules["ansible.module_utils.iryo_check_%s" % name]
     spec = importlib.util.spec_from_file_location(name, REPO / "library" / ("%s.py" % name))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
