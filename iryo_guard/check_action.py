@@ -106,7 +106,9 @@ class CheckAction(ActionBase):
                     "unattended run: %s not marked unattended-safe in the clause catalog; %s ran in check mode "
                     "and changed nothing (playbooks/harden.yml enforces it)"
                     % (", ".join(held_back), self._task.action))
-        if module_result.get("failed"):
+        if module_result.get("failed") and not module_result.get("findings"):
+            # A module that returned findings with its failure (a clause module whose one check failed,
+            # tls_config after a rolled-back enforcement) said what it saw; one without findings is undecided.
             message = " ".join(str(module_result.get(key) or "").strip()
                                for key in ("msg", "module_stderr")).strip() or "module failed without a message"
             summary = "could not decide: %s" % reason_line(module_result)
@@ -160,13 +162,19 @@ class ClauseAction(CheckAction):
 
     def _sub_options(self, catalog):
         modules = {c.get("module") for c in catalog.checks.values()}
-        return [name for name, value in (self._task.args or {}).items() if name in modules and isinstance(value, dict)]
+        return [name for name, value in (self._task.args or {}).items()
+                if name in modules and isinstance(value, (dict, list))]
 
     def _checks_of(self, catalog, sub, options):
+        """The checks one check module's options answer for (a list of option dicts: all of theirs)."""
+        if isinstance(options, list):
+            return sorted({c for item in options for c in self._checks_of(catalog, sub, item)})
         checks = [c["id"] for c in catalog.checks.values() if c.get("module") == sub and not c.get("planned")]
         if isinstance(options.get("check_id"), str) and options["check_id"] in checks:
             return [options["check_id"]]
-        prefix = self._task.action.split(".")[-1].replace("iryo_", "") + "."
+        clause = options.get("clause")
+        prefix = (clause.lower().replace(".", "") if isinstance(clause, str)
+                  else self._task.action.split(".")[-1].replace("iryo_", "")) + "."
         return [c for c in checks if c.startswith(prefix)] or checks
 
     def module_checks(self, catalog):
@@ -182,19 +190,26 @@ class ClauseAction(CheckAction):
             self._task.check_mode or self._play_context.check_mode)
         self._held_back = []
         for sub in self._sub_options(catalog):
-            options = dict(args[sub])
-            checks = self._checks_of(catalog, sub, options)
-            if not selected_by_tags([clause_tag] + checks, run_tags, skip_tags):
+            runs = [dict(item) for item in (args[sub] if isinstance(args[sub], list) else [args[sub]])]
+            kept = []
+            for options in runs:
+                checks = self._checks_of(catalog, sub, options)
+                # a check is tagged with its clause (c10) and its id; the clause module's own tag selects all
+                tags = [clause_tag] + sorted({c.split(".")[0] for c in checks}) + checks
+                if not selected_by_tags(tags, run_tags, skip_tags):
+                    continue
+                enforcing = [key for key, audit in ENFORCING_OPTIONS.items() if key in options
+                             and options[key] not in (None, audit)]
+                unsafe = unsafe_checks(catalog, checks) if unattended and enforcing else []
+                if unsafe:
+                    for key in enforcing:
+                        options[key] = ENFORCING_OPTIONS[key]
+                    self._held_back.append((sub, unsafe))
+                kept.append(options)
+            if not kept:
                 del args[sub]
-                continue
-            enforcing = [key for key, audit in ENFORCING_OPTIONS.items() if key in options
-                         and options[key] not in (None, audit)]
-            unsafe = unsafe_checks(catalog, checks) if unattended and enforcing else []
-            if unsafe:
-                for key in enforcing:
-                    options[key] = ENFORCING_OPTIONS[key]
-                self._held_back.append((sub, unsafe))
-            args[sub] = options
+            else:
+                args[sub] = kept if isinstance(args[sub], list) else kept[0]
         self._task.args = args
         return []
 

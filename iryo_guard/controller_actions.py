@@ -1,26 +1,90 @@
 """Action plugins that run on the controller only: input validation, organisational items, gate."""
 
 import os
+from functools import lru_cache
 
+import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+
+from iryo_guard import REPO_ROOT
+from iryo_guard.maintenance import WindowError, next_opening
 
 from iryo_guard.catalog import ORGANISATION_HOST, load_catalog
 from iryo_guard.enrich import InputError, enrich, validate_exceptions
 from iryo_guard.evidence_register import (contracts_finding, manual_finding, max_age_months, validate_contracts,
                                           validate_evidence)
 from iryo_guard.report.output import current_report_html, current_verdicts
+from iryo_guard.tls.inputs import endpoint_problems as tls_endpoint_problems
+
+
+@lru_cache(maxsize=1)
+def role_argument_specs():
+    """{role: options of its `main` entry point} for every role with meta/argument_specs.yml."""
+    specs = {}
+    for path in sorted((REPO_ROOT / "roles").glob("*/meta/argument_specs.yml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        options = ((document.get("argument_specs") or {}).get("main") or {}).get("options")
+        if options:
+            specs[path.parent.parent.name] = options
+    return specs
+
+
+def _spec_for_validator(options):
+    """argument_specs.yml options -> an ArgumentSpecValidator spec (drops the documentation keys)."""
+    keep = ("type", "elements", "required", "default", "choices", "no_log", "aliases", "options")
+    spec = {}
+    for name, option in options.items():
+        entry = dict((k, v) for k, v in option.items() if k in keep)
+        if isinstance(entry.get("options"), dict):
+            entry["options"] = _spec_for_validator(entry["options"])
+        spec[name] = entry
+    return spec
 
 
 class ValidateInputsAction(ActionBase):
-    """Refuse malformed inventory input before any host is touched (audit.yml's first play)."""
+    """Refuse malformed inventory input before any host is touched (every playbook's first play), in one
+    task: the exceptions and evidence register, every role's argument spec against the inventory's values
+    (a role validates its own only when it starts, which in harden.yml is after the roles before it have
+    changed hosts), the TLS endpoints (C.11 profiles only under C.11) and the maintenance window."""
 
     _supports_check_mode = True
+
+    def _value(self, task_vars, name):
+        return self._templar.template(task_vars[name])
+
+    def _role_problems(self, task_vars):
+        problems = []
+        for role, options in sorted(role_argument_specs().items()):
+            given = dict((name, self._value(task_vars, name)) for name in options if name in task_vars)
+            if not given:
+                continue
+            checked = ArgumentSpecValidator(_spec_for_validator(options)).validate(given)
+            problems += ["role %s: %s" % (role, message) for message in checked.error_messages]
+        return problems
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         host = task_vars.get("inventory_hostname", "?")
         catalog = load_catalog()
+        problems = self._role_problems(task_vars)
+        if problems:
+            return dict(result, failed=True, msg="; ".join(problems[:5]) + (
+                " (+%d more)" % (len(problems) - 5) if len(problems) > 5 else ""))
+        try:
+            endpoints = self._value(task_vars, "c11_tls_endpoints") if "c11_tls_endpoints" in task_vars else []
+            enabled = self._value(task_vars, "c11_tls_enabled") if "c11_tls_enabled" in task_vars else True
+            tls_problems = tls_endpoint_problems(endpoints, task_vars.get("iryo_exceptions")) if enabled else []
+            if tls_problems:
+                return dict(result, failed=True, msg="; ".join(tls_problems))
+            window = self._value(task_vars, "c12_patches_antimalware_maintenance_window") \
+                if "c12_patches_antimalware_maintenance_window" in task_vars else None
+            if window:
+                import datetime
+                next_opening(window, datetime.datetime.now(datetime.timezone.utc))
+        except WindowError as exc:
+            return dict(result, failed=True, msg="c12_patches_antimalware_maintenance_window: %s" % exc)
         try:
             exceptions = validate_exceptions(task_vars.get("iryo_exceptions"), catalog, host)
             # The evidence register (C.9 contracts, evidence of organisational items): its structure

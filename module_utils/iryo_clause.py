@@ -94,8 +94,19 @@ class Check(object):
 
 
 def clause_argument_spec(checks):
-    """The clause module's options: one dict per check module, unset = that check module does not run."""
-    return dict((check.name, dict(type="dict")) for check in checks)
+    """The clause module's options: one per check module, a dict of its options (a list of dicts runs it
+    once per dict, e.g. tls_config for nginx and for Apache); unset = that check module does not run."""
+    return dict((check.name, dict(type="raw")) for check in checks)
+
+
+def _runs(value):
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        return value
+    raise CheckFail("must be a dict of the module's options, or a list of such dicts")
 
 
 def run_checks(module, checks):
@@ -103,20 +114,13 @@ def run_checks(module, checks):
     merged = {"changed": False, "findings": [], "checks": {}}
     diffs, failures = [], []
     for check in checks:
-        params = module.params.get(check.name)
-        if params is None:
-            continue
-        outcome = _run_one(module, check, params)
-        merged["checks"][check.name] = outcome["result"]
-        merged["changed"] = merged["changed"] or bool(outcome["result"].get("changed"))
-        merged["findings"].extend(outcome["findings"])
-        diff = outcome["result"].get("diff")
-        if isinstance(diff, dict):
-            diffs.append(diff)
-        elif isinstance(diff, list):
-            diffs.extend(d for d in diff if isinstance(d, dict))
-        if outcome["failed"]:
-            failures.append("%s: %s" % (check.name, outcome["msg"]))
+        try:
+            runs = _runs(module.params.get(check.name))
+        except CheckFail as exc:
+            module.fail_json(msg="%s: %s" % (check.name, exc.msg))
+        for params in runs:
+            outcome = _run_one(module, check, params)
+            _merge(merged, check, outcome, diffs, failures, len(runs) > 1)
     if diffs:
         merged["diff"] = diffs
     if failures:
@@ -127,6 +131,23 @@ def run_checks(module, checks):
             merged["failed"] = True
             merged["msg"] = " ".join(failures)
     return merged
+
+
+def _merge(merged, check, outcome, diffs, failures, several):
+    result = outcome["result"]
+    if several:
+        merged["checks"].setdefault(check.name, []).append(result)
+    else:
+        merged["checks"][check.name] = result
+    merged["changed"] = merged["changed"] or bool(result.get("changed"))
+    merged["findings"].extend(outcome["findings"])
+    diff = result.get("diff")
+    if isinstance(diff, dict):
+        diffs.append(diff)
+    elif isinstance(diff, list):
+        diffs.extend(d for d in diff if isinstance(d, dict))
+    if outcome["failed"]:
+        failures.append("%s: %s" % (check.name, outcome["msg"]))
 
 
 def _run_one(module, check, params):
