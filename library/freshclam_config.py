@@ -28,6 +28,13 @@ description:
     freshclam last succeeded, read from its C(UpdateLogFile) (lines with LogTime stamps that end an
     update without error). This does not decide the finding; signature age is check
     C(c12.antimalware.signatures_fresh).
+  - With O(state=enforced) and O(update_now=true) it then runs C(freshclam) once from the configured mirror,
+    only when the configuration changed or the ClamAV signatures in O(database_dir) are missing, broken or
+    older than O(max_age_hours) (judged from the database headers and custom databases' times, as
+    M(av_signatures) judges them), and never in check mode (the result says what would run). An active
+    C(clamav-freshclam) daemon holds freshclam's log lock, so it is stopped for the run and started again
+    afterwards (which also makes it read a changed configuration). A run that fails fails the module with
+    freshclam's errors; the daemon is started again in any case.
   - Returns a finding for check C(c12.antimalware.mirror_config).
 version_added: "0.1.0"
 author:
@@ -69,6 +76,29 @@ options:
       - Check the new file with freshclam before replacing it (skipped, and noted, when freshclam is not installed).
     type: bool
     default: true
+  update_now:
+    description:
+      - With O(state=enforced), update the signatures once (C(freshclam)) when the configuration changed or
+        they are not fresh, so that a M(av_signatures) call after this one judges the updated databases.
+      - Ignored with O(state=audit) and in check mode.
+    type: bool
+    default: false
+  update_db:
+    description:
+      - Databases the run updates (C(--update-db) each, e.g. V(custom) for a mirror that serves only the
+        hospital's own databases); empty updates every database freshclam is configured for.
+    type: list
+    elements: str
+    default: []
+  database_dir:
+    description:
+      - ClamAV's database folder, whose freshness decides whether O(update_now) runs. Default the file's
+        C(DatabaseDirectory), else C(/var/lib/clamav).
+    type: path
+  max_age_hours:
+    description: Signatures older than this many hours make O(update_now) run.
+    type: int
+    default: 72
 attributes:
   check_mode:
     support: full
@@ -86,6 +116,8 @@ EXAMPLES = r"""
     state: enforced
     private_mirrors: [http://mirror.hospital.example/clamav]
     custom_urls: [http://mirror.hospital.example/clamav/hospital-local.hdb]
+    update_now: true
+    update_db: [custom]
 """
 
 RETURN = r"""
@@ -105,6 +137,17 @@ backup_file:
   description: The backup made before replacing the file.
   returned: when changed and not in check mode and backup is true
   type: str
+update:
+  description:
+    - With O(update_now) and O(state=enforced) - whether an update was due (C(due)) and why (C(reason)), whether
+      freshclam ran (C(ran); never in check mode), its command (C(cmd)), return code (C(rc)), the databases it
+      updated (C(updated)), the last lines it printed (C(output)) and whether the daemon was stopped for the run
+      and started again (C(service_restarted)).
+  returned: with update_now and state=enforced
+  type: dict
+  sample: {due: true, reason: the configuration changed, ran: true, rc: 0, updated: [hospital-local.hdb],
+           cmd: [/usr/bin/freshclam, --stdout, --config-file=/etc/clamav/freshclam.conf, --update-db=custom],
+           service_restarted: false}
 findings:
   description: Findings in the iryo-guard schema.
   returned: always
@@ -112,244 +155,12 @@ findings:
   elements: dict
 """
 
-import os
-import re
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.iryo_findings import make_finding, some
-
-CHECK = "c12.antimalware.mirror_config"
-OPTIONS = ("PrivateMirror", "DatabaseCustomURL", "DatabaseMirror")
-MARK = "# iryo-guard (C.12): public mirror off, updates come from the hospital mirror: "
-LOG_STAMP = re.compile(r"^(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4}) -> ")
-LOG_OK = re.compile(r"( updated \(version| is up-to-date \(version)")
-LOG_STARTED = "ClamAV update process started"
-
-
-def split_option(line):
-    """(name, value) of an active option line, else None."""
-    text = line.strip()
-    if not text or text.startswith("#"):
-        return None
-    parts = text.split(None, 1)
-    return parts[0], (parts[1].strip() if len(parts) > 1 else "")
-
-
-def is_public(value):
-    host = re.sub(r"^[a-z]+://", "", value.strip().lower()).split("/")[0].split(":")[0]
-    return host == "clamav.net" or host.endswith(".clamav.net")
-
-
-def parse(text):
-    configured = {name: [] for name in OPTIONS}
-    other = {}
-    for line in text.splitlines():
-        option = split_option(line)
-        if option is None:
-            continue
-        if option[0] in configured:
-            configured[option[0]].append(option[1])
-        else:
-            other[option[0]] = option[1]
-    configured["UpdateLogFile"] = other.get("UpdateLogFile")
-    return configured
-
-
-def edit(text, private_mirrors, custom_urls, remove_public):
-    """The new text: minimal line edits. Lists are exact for PrivateMirror and DatabaseCustomURL."""
-    lines = text.splitlines(True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    wanted = {"PrivateMirror": list(private_mirrors), "DatabaseCustomURL": list(custom_urls)}
-    out, seen = [], {name: [] for name in wanted}
-    for line in lines:
-        option = split_option(line)
-        if option and option[0] in wanted:
-            if option[1] in wanted[option[0]] and option[1] not in seen[option[0]]:
-                seen[option[0]].append(option[1])
-                out.append(line)
-            continue  # not listed (or a duplicate): removed
-        if option and option[0] == "DatabaseMirror" and remove_public and is_public(option[1]):
-            out.append(MARK + line.lstrip())
-            continue
-        out.append(line)
-    for name in ("PrivateMirror", "DatabaseCustomURL"):
-        missing = ["%s %s\n" % (name, value) for value in wanted[name] if value not in seen[name]]
-        if not missing:
-            continue
-        anchors = [i for i, line in enumerate(out) if (split_option(line) or ("",))[0] == name]
-        if not anchors:
-            anchors = [i for i, line in enumerate(out)
-                       if (split_option(line) or ("",))[0] in ("PrivateMirror", "DatabaseMirror")
-                       or line.startswith(MARK)]
-        at = anchors[-1] + 1 if anchors else len(out)
-        out[at:at] = missing
-    return "".join(out)
-
-
-def problems_of(configured, private_mirrors, custom_urls, remove_public):
-    found = []
-    for name, wanted in (("PrivateMirror", private_mirrors), ("DatabaseCustomURL", custom_urls)):
-        if sorted(set(configured[name])) != sorted(set(wanted)):
-            # Plain words, not Python lists: these lines are shown to people in the report.
-            found.append("%s is %s, expected %s" % (name, ", ".join(configured[name]) or "not set",
-                                                    ", ".join(wanted) or "not set"))
-    public = [m for m in configured["DatabaseMirror"] if is_public(m)]
-    if remove_public and public:
-        found.append("DatabaseMirror still names the public mirror (%s)" % ", ".join(public))
-    if not private_mirrors and not custom_urls and not configured["PrivateMirror"] and public:
-        found.append("freshclam updates only from the public mirror (%s), unreachable on a closed network; "
-                     "no hospital mirror declared" % ", ".join(public))
-    return found
-
-
-def mirror_finding(path, evidence, expected, problems, declared, remove_public):
-    """The finding on freshclam.conf as read (evidence: path, configured, service, last_success)."""
-    if problems:
-        return make_finding(CHECK, "fail", "medium", path, dict(evidence, problems=problems), expected,
-                            "Point freshclam at the hospital's mirror: PrivateMirror for the official databases, "
-                            "DatabaseCustomURL for local ones, public DatabaseMirror lines off "
-                            "(c12_patches_antimalware_private_mirrors / _custom_urls, then harden).", declared,
-                            summary="freshclam: %s" % some(problems, 3, sep="; ", width=225))
-    configured = evidence["configured"]
-    sources = configured["PrivateMirror"] + configured["DatabaseCustomURL"]
-    return make_finding(CHECK, "pass", "medium", path, evidence, expected, "", True,
-                        summary="freshclam updates from %s%s; clamav-freshclam is %s" % (
-                            some(sources, 2) if sources else some(configured["DatabaseMirror"], 2),
-                            ", no public mirror" if remove_public else "",
-                            evidence["service"].get("active") or "not known (no systemctl)"))
-
-
-def last_success(log_path):
-    """Stamp of the last update run in freshclam's log that reported a database and no error."""
-    if not log_path:
-        return None
-    try:
-        with open(log_path, errors="replace") as handle:
-            lines = handle.read().splitlines()
-    except (IOError, OSError):
-        return None
-    result, stamp, ok, error = None, None, False, False
-    for line in lines + [LOG_STARTED]:
-        if LOG_STARTED in line:
-            if stamp and ok and not error:
-                result = stamp
-            stamp, ok, error = None, False, False
-            match = LOG_STAMP.match(line)
-            stamp = match.group(1) if match else None
-            continue
-        if "ERROR:" in line:
-            error = True
-        elif LOG_OK.search(line):
-            ok = True
-            match = LOG_STAMP.match(line)
-            stamp = match.group(1) if match else stamp
-    return result
-
-
-def service_state(module):
-    systemctl = module.get_bin_path("systemctl")
-    if not systemctl:
-        return {"enabled": None, "active": None}
-    state = {}
-    for key, verb in (("enabled", "is-enabled"), ("active", "is-active")):
-        _, out, _ = module.run_command([systemctl, verb, "clamav-freshclam.service"])
-        state[key] = out.strip() or None
-    return state
-
-
-def validate(module, path):
-    freshclam = module.get_bin_path("freshclam")
-    if not freshclam:
-        return "freshclam not installed: the new file was parsed back only"
-    rc, out, err = module.run_command([freshclam, "--config-file=%s" % path, "--version"])
-    if rc != 0:
-        module.fail_json(msg="freshclam refuses the new configuration, file left unchanged: %s"
-                         % (err or out).strip(), rc=rc)
-    return None
+from ansible.module_utils.iryo_check_freshclam_config import ARGUMENT_SPEC, MODULE_KWARGS, run_module
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            state=dict(type="str", default="audit", choices=["audit", "enforced"]),
-            private_mirrors=dict(type="list", elements="str", default=[]),
-            custom_urls=dict(type="list", elements="str", default=[]),
-            remove_public_mirror=dict(type="bool"),
-            path=dict(type="path", default="/etc/clamav/freshclam.conf"),
-            backup=dict(type="bool", default=True),
-            validate=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    path, mirrors, urls = params["path"], params["private_mirrors"], params["custom_urls"]
-    remove_public = params["remove_public_mirror"]
-    if remove_public is None:
-        remove_public = bool(mirrors or urls)
-    expected = {"PrivateMirror": mirrors, "DatabaseCustomURL": urls,
-                "public DatabaseMirror": "none" if remove_public else "allowed"}
-
-    if not os.path.exists(path):
-        finding = make_finding(CHECK, "fail", "medium", path, {"exists": False}, expected,
-                               "Install clamav-freshclam and point it at the hospital mirror.", True,
-                               summary="%s does not exist (freshclam not installed); required: freshclam updating "
-                                       "from %s" % (path, some(mirrors + urls, 2) if mirrors or urls
-                                                    else "the hospital mirror"))
-        if params["state"] == "enforced":
-            module.fail_json(msg="%s does not exist: install clamav-freshclam first" % path, findings=[finding])
-        module.exit_json(changed=False, configured={}, service=service_state(module), last_success=None,
-                         findings=[finding])
-    with open(path) as handle:
-        current = handle.read()
-
-    changed, diff, result = False, [], {}
-    notes = []
-    text = current
-    if params["state"] == "enforced":
-        wanted = edit(current, mirrors, urls, remove_public)
-        after = parse(wanted)
-        if not after["PrivateMirror"] and not after["DatabaseMirror"]:
-            module.fail_json(msg="the result would have no PrivateMirror or DatabaseMirror line, and freshclam 1.4 "
-                                 "then refuses to run (also for custom databases only): set private_mirrors")
-        if wanted != current:
-            changed = True
-            diff.append({"before_header": path, "after_header": path, "before": current, "after": wanted})
-            if not module.check_mode:
-                folder = os.path.dirname(path) or "."
-                fd, tmp = tempfile.mkstemp(prefix=".freshclam.conf.", dir=folder)
-                try:
-                    with os.fdopen(fd, "w") as handle:
-                        handle.write(wanted)
-                    if params["validate"]:
-                        note = validate(module, tmp)
-                        if note:
-                            notes.append(note)
-                    with open(tmp) as handle:
-                        if problems_of(parse(handle.read()), mirrors, urls, remove_public):
-                            module.fail_json(msg="the new file does not parse back as intended, left unchanged")
-                    if params["backup"]:
-                        result["backup_file"] = module.backup_local(path)
-                    module.atomic_move(tmp, path)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-                with open(path) as handle:
-                    text = handle.read()
-
-    configured = parse(text)
-    service = service_state(module)
-    success = last_success(configured.pop("UpdateLogFile") or "/var/log/clamav/freshclam.log")
-    evidence = {"path": path, "configured": configured, "service": service, "last_success": success}
-    if notes:
-        evidence["notes"] = notes
-    if module.check_mode and changed:
-        evidence["would_change"] = True
-    finding = mirror_finding(path, evidence, expected, problems_of(configured, mirrors, urls, remove_public),
-                             bool(mirrors or urls), remove_public)
-    module.exit_json(changed=changed, diff=diff, configured=configured, service=service, last_success=success,
-                     findings=[finding], **result)
+    run_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **MODULE_KWARGS))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 import iryo_clamav as clamav
 import iryo_findings
 import iryo_mdatp as mdatp
+from library_loader import load_library_module
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -43,9 +43,7 @@ make = _load("make_clamav_fixtures", CLAMAV / "make_fixtures.py")
 
 @pytest.fixture(scope="module")
 def mod():
-    for name, module in (("iryo_clamav", clamav), ("iryo_mdatp", mdatp), ("iryo_findings", iryo_findings)):
-        sys.modules.setdefault("ansible.module_utils.%s" % name, module)
-    return _load("av_signatures", REPO / "library" / "av_signatures.py")
+    return load_library_module("av_signatures")
 
 
 def db_dir(tmp_path, files, mtimes=None):

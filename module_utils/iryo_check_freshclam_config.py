@@ -1,0 +1,345 @@
+# -*- coding: utf-8 -*-
+# Copyright: iryo-guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The logic of the freshclam_config module (library/freshclam_config.py documents it), importable by clause modules
+(module_utils/iryo_clause.py): ARGUMENT_SPEC, CHECKS and run_module(module)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import tempfile
+import time
+
+from ansible.module_utils.iryo_clamav import judge as judge_signatures
+from ansible.module_utils.iryo_clamav import scan_directory
+from ansible.module_utils.iryo_findings import make_finding, some
+
+CHECK = "c12.antimalware.mirror_config"
+CHECKS = (CHECK,)
+OPTIONS = ("PrivateMirror", "DatabaseCustomURL", "DatabaseMirror")
+MARK = "# iryo-guard (C.12): public mirror off, updates come from the hospital mirror: "
+LOG_STAMP = re.compile(r"^(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4}) -> ")
+LOG_OK = re.compile(r"( updated \(version| is up-to-date \(version)")
+LOG_STARTED = "ClamAV update process started"
+UPDATED = re.compile(r"(\S+) updated \(version")
+SERVICE = "clamav-freshclam.service"
+
+
+def split_option(line):
+    """(name, value) of an active option line, else None."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    parts = text.split(None, 1)
+    return parts[0], (parts[1].strip() if len(parts) > 1 else "")
+
+
+def is_public(value):
+    host = re.sub(r"^[a-z]+://", "", value.strip().lower()).split("/")[0].split(":")[0]
+    return host == "clamav.net" or host.endswith(".clamav.net")
+
+
+def parse(text):
+    configured = {name: [] for name in OPTIONS}
+    other = {}
+    for line in text.splitlines():
+        option = split_option(line)
+        if option is None:
+            continue
+        if option[0] in configured:
+            configured[option[0]].append(option[1])
+        else:
+            other[option[0]] = option[1]
+    configured["UpdateLogFile"] = other.get("UpdateLogFile")
+    return configured
+
+
+def parse_value(text, name):
+    """The value of a single-valued option (the last active line wins, as in freshclam), or None."""
+    value = None
+    for line in text.splitlines():
+        option = split_option(line)
+        if option and option[0] == name:
+            value = option[1]
+    return value
+
+
+def edit(text, private_mirrors, custom_urls, remove_public):
+    """The new text: minimal line edits. Lists are exact for PrivateMirror and DatabaseCustomURL."""
+    lines = text.splitlines(True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    wanted = {"PrivateMirror": list(private_mirrors), "DatabaseCustomURL": list(custom_urls)}
+    out, seen = [], {name: [] for name in wanted}
+    for line in lines:
+        option = split_option(line)
+        if option and option[0] in wanted:
+            if option[1] in wanted[option[0]] and option[1] not in seen[option[0]]:
+                seen[option[0]].append(option[1])
+                out.append(line)
+            continue  # not listed (or a duplicate): removed
+        if option and option[0] == "DatabaseMirror" and remove_public and is_public(option[1]):
+            out.append(MARK + line.lstrip())
+            continue
+        out.append(line)
+    for name in ("PrivateMirror", "DatabaseCustomURL"):
+        missing = ["%s %s\n" % (name, value) for value in wanted[name] if value not in seen[name]]
+        if not missing:
+            continue
+        anchors = [i for i, line in enumerate(out) if (split_option(line) or ("",))[0] == name]
+        if not anchors:
+            anchors = [i for i, line in enumerate(out)
+                       if (split_option(line) or ("",))[0] in ("PrivateMirror", "DatabaseMirror")
+                       or line.startswith(MARK)]
+        at = anchors[-1] + 1 if anchors else len(out)
+        out[at:at] = missing
+    return "".join(out)
+
+
+def problems_of(configured, private_mirrors, custom_urls, remove_public):
+    found = []
+    for name, wanted in (("PrivateMirror", private_mirrors), ("DatabaseCustomURL", custom_urls)):
+        if sorted(set(configured[name])) != sorted(set(wanted)):
+            # Plain words, not Python lists: these lines are shown to people in the report.
+            found.append("%s is %s, expected %s" % (name, ", ".join(configured[name]) or "not set",
+                                                    ", ".join(wanted) or "not set"))
+    public = [m for m in configured["DatabaseMirror"] if is_public(m)]
+    if remove_public and public:
+        found.append("DatabaseMirror still names the public mirror (%s)" % ", ".join(public))
+    if not private_mirrors and not custom_urls and not configured["PrivateMirror"] and public:
+        found.append("freshclam updates only from the public mirror (%s), unreachable on a closed network; "
+                     "no hospital mirror declared" % ", ".join(public))
+    return found
+
+
+def mirror_finding(path, evidence, expected, problems, declared, remove_public):
+    """The finding on freshclam.conf as read (evidence: path, configured, service, last_success)."""
+    if problems:
+        return make_finding(CHECK, "fail", "medium", path, dict(evidence, problems=problems), expected,
+                            "Point freshclam at the hospital's mirror: PrivateMirror for the official databases, "
+                            "DatabaseCustomURL for local ones, public DatabaseMirror lines off "
+                            "(c12_patches_antimalware_private_mirrors / _custom_urls, then harden).", declared,
+                            summary="freshclam: %s" % some(problems, 3, sep="; ", width=225))
+    configured = evidence["configured"]
+    sources = configured["PrivateMirror"] + configured["DatabaseCustomURL"]
+    return make_finding(CHECK, "pass", "medium", path, evidence, expected, "", True,
+                        summary="freshclam updates from %s%s; clamav-freshclam is %s" % (
+                            some(sources, 2) if sources else some(configured["DatabaseMirror"], 2),
+                            ", no public mirror" if remove_public else "",
+                            evidence["service"].get("active") or "not known (no systemctl)"))
+
+
+def last_success(log_path):
+    """Stamp of the last update run in freshclam's log that reported a database and no error."""
+    if not log_path:
+        return None
+    try:
+        with open(log_path, errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError):
+        return None
+    result, stamp, ok, error = None, None, False, False
+    for line in lines + [LOG_STARTED]:
+        if LOG_STARTED in line:
+            if stamp and ok and not error:
+                result = stamp
+            stamp, ok, error = None, False, False
+            match = LOG_STAMP.match(line)
+            stamp = match.group(1) if match else None
+            continue
+        if "ERROR:" in line:
+            error = True
+        elif LOG_OK.search(line):
+            ok = True
+            match = LOG_STAMP.match(line)
+            stamp = match.group(1) if match else stamp
+    return result
+
+
+def service_state(module):
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return {"enabled": None, "active": None}
+    state = {}
+    for key, verb in (("enabled", "is-enabled"), ("active", "is-active")):
+        _, out, _ = module.run_command([systemctl, verb, "clamav-freshclam.service"])
+        state[key] = out.strip() or None
+    return state
+
+
+def validate(module, path):
+    freshclam = module.get_bin_path("freshclam")
+    if not freshclam:
+        return "freshclam not installed: the new file was parsed back only"
+    rc, out, err = module.run_command([freshclam, "--config-file=%s" % path, "--version"])
+    if rc != 0:
+        module.fail_json(msg="freshclam refuses the new configuration, file left unchanged: %s"
+                         % (err or out).strip(), rc=rc)
+    return None
+
+
+ARGUMENT_SPEC = dict(
+    state=dict(type="str", default="audit", choices=["audit", "enforced"]),
+    private_mirrors=dict(type="list", elements="str", default=[]),
+    custom_urls=dict(type="list", elements="str", default=[]),
+    remove_public_mirror=dict(type="bool"),
+    path=dict(type="path", default="/etc/clamav/freshclam.conf"),
+    backup=dict(type="bool", default=True),
+    validate=dict(type="bool", default=True),
+    update_now=dict(type="bool", default=False),
+    update_db=dict(type="list", elements="str", default=[]),
+    database_dir=dict(type="path"),
+    max_age_hours=dict(type="int", default=72),
+)
+MODULE_KWARGS = {}
+
+
+def signatures_stale(directory, max_age, now=None):
+    """Why the ClamAV signatures in `directory` need an update (None: they are fresh). Judged as
+    av_signatures judges them, from the headers only: freshclam itself decides from the header's version,
+    so a body that fails its MD5 would not be fetched again anyway (av_signatures reports that one)."""
+    now = time.time() if now is None else now
+    databases, skipped, error = scan_directory(directory, now, True, False)
+    if error:
+        return error
+    verdict = judge_signatures(directory, databases, max_age, now, skipped)
+    return None if verdict["status"] == "pass" else verdict["reason"]
+
+
+def update_argv(freshclam, path, update_db):
+    return [freshclam, "--stdout", "--config-file=%s" % path] + ["--update-db=%s" % name for name in update_db]
+
+
+def run_update(module, path, update_db, reason):
+    """One freshclam run from the configured mirror; returns what it did. The clamav-freshclam daemon holds
+    freshclam's log lock while it runs (a second freshclam stops at "Failed to lock the log file"), so
+    an active daemon is stopped for the run and started again afterwards, also when the run fails; the
+    restart makes it read a configuration that just changed."""
+    freshclam = module.get_bin_path("freshclam")
+    if not freshclam:
+        module.fail_json(msg="update_now: freshclam is not installed (install clamav-freshclam first)")
+    argv = update_argv(freshclam, path, update_db)
+    record = {"due": True, "reason": reason, "ran": True, "cmd": argv, "updated": [], "service_restarted": False}
+    systemctl = module.get_bin_path("systemctl")
+    active = False
+    if systemctl:
+        _, out, _ = module.run_command([systemctl, "is-active", SERVICE])
+        active = out.strip() == "active"
+    if active:
+        rc, out, err = module.run_command([systemctl, "stop", SERVICE])
+        if rc != 0:
+            module.fail_json(msg="could not stop %s for the freshclam run: %s" % (SERVICE, (err or out).strip()),
+                             update=record)
+    try:
+        rc, out, err = module.run_command(argv, environ_update={"LANG": "C", "LC_ALL": "C"})
+    finally:
+        if active:
+            started, sout, serr = module.run_command([systemctl, "start", SERVICE])
+            record["service_restarted"] = started == 0
+            if started != 0:
+                module.warn("%s did not start again after the freshclam run: %s" % (SERVICE, (serr or sout).strip()))
+    record.update(rc=rc, updated=UPDATED.findall(out))
+    record["output"] = [line for line in out.splitlines() if line.strip()][-20:]
+    if rc != 0:
+        errors = [line.strip() for line in (out + "\n" + err).splitlines() if "ERROR" in line]
+        module.fail_json(msg="freshclam could not update the signatures from the configured mirror (rc=%d): %s"
+                         % (rc, "; ".join(errors[-3:]) or (err or out).strip()[-300:]), update=record)
+    return record
+
+
+def run_module(module):
+    params = module.params
+    path, mirrors, urls = params["path"], params["private_mirrors"], params["custom_urls"]
+    remove_public = params["remove_public_mirror"]
+    if remove_public is None:
+        remove_public = bool(mirrors or urls)
+    expected = {"PrivateMirror": mirrors, "DatabaseCustomURL": urls,
+                "public DatabaseMirror": "none" if remove_public else "allowed"}
+
+    if not os.path.exists(path):
+        finding = make_finding(CHECK, "fail", "medium", path, {"exists": False}, expected,
+                               "Install clamav-freshclam and point it at the hospital mirror.", True,
+                               summary="%s does not exist (freshclam not installed); required: freshclam updating "
+                                       "from %s" % (path, some(mirrors + urls, 2) if mirrors or urls
+                                                    else "the hospital mirror"))
+        if params["state"] == "enforced":
+            module.fail_json(msg="%s does not exist: install clamav-freshclam first" % path, findings=[finding])
+        module.exit_json(changed=False, configured={}, service=service_state(module), last_success=None,
+                         findings=[finding])
+    with open(path) as handle:
+        current = handle.read()
+
+    changed, diff, result = False, [], {}
+    notes = []
+    text = current
+    if params["state"] == "enforced":
+        wanted = edit(current, mirrors, urls, remove_public)
+        after = parse(wanted)
+        if not after["PrivateMirror"] and not after["DatabaseMirror"]:
+            module.fail_json(msg="the result would have no PrivateMirror or DatabaseMirror line, and freshclam 1.4 "
+                                 "then refuses to run (also for custom databases only): set private_mirrors")
+        if wanted != current:
+            changed = True
+            diff.append({"before_header": path, "after_header": path, "before": current, "after": wanted})
+            if not module.check_mode:
+                folder = os.path.dirname(path) or "."
+                fd, tmp = tempfile.mkstemp(prefix=".freshclam.conf.", dir=folder)
+                try:
+                    with os.fdopen(fd, "w") as handle:
+                        handle.write(wanted)
+                    if params["validate"]:
+                        note = validate(module, tmp)
+                        if note:
+                            notes.append(note)
+                    with open(tmp) as handle:
+                        if problems_of(parse(handle.read()), mirrors, urls, remove_public):
+                            module.fail_json(msg="the new file does not parse back as intended, left unchanged")
+                    if params["backup"]:
+                        result["backup_file"] = module.backup_local(path)
+                    module.atomic_move(tmp, path)
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+                with open(path) as handle:
+                    text = handle.read()
+
+    update = None
+    if params["state"] == "enforced" and params["update_now"]:
+        if params["max_age_hours"] < 1:
+            module.fail_json(msg="max_age_hours must be at least 1, got %d" % params["max_age_hours"])
+        # Only when something is to fetch: a configuration that points elsewhere now, or signatures that
+        # are missing, broken or older than the limit. Never in check mode (it says what would run).
+        directory = params["database_dir"] or parse_value(text, "DatabaseDirectory") or "/var/lib/clamav"
+        reason = "the configuration changed" if changed else None
+        stale = signatures_stale(directory, params["max_age_hours"])
+        if stale:
+            reason = "%s; %s" % (reason, stale) if reason else stale
+        if reason and module.check_mode:
+            update = {"due": True, "reason": reason, "ran": False,
+                      "cmd": update_argv("freshclam", path, params["update_db"])}
+        elif reason:
+            update = run_update(module, path, params["update_db"], reason)
+            changed = changed or bool(update["updated"])
+        else:
+            update = {"due": False, "ran": False}
+        result["update"] = update
+
+    configured = parse(text)
+    service = service_state(module)
+    success = last_success(configured.pop("UpdateLogFile") or "/var/log/clamav/freshclam.log")
+    evidence = {"path": path, "configured": configured, "service": service, "last_success": success}
+    if notes:
+        evidence["notes"] = notes
+    if module.check_mode and changed:
+        evidence["would_change"] = True
+    if update and update["due"]:
+        # what the enforcement fetched (or, in check mode, would fetch) and why
+        evidence["update"] = {"ran": update["ran"], "reason": update["reason"], "updated": update.get("updated", [])}
+    finding = mirror_finding(path, evidence, expected, problems_of(configured, mirrors, urls, remove_public),
+                             bool(mirrors or urls), remove_public)
+    module.exit_json(changed=changed, diff=diff, configured=configured, service=service, last_success=success,
+                     findings=[finding], **result)
+
