@@ -370,3 +370,29 @@ def test_iryo_merge_runs_from_the_callers_folder(tmp_path):
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1
     assert refused.stderr == "iryo merge: cannot read a/report.json.missing: No such file or directory\n"
+
+
+def test_regressions_against_the_fleet_history_are_warned_and_notified(tmp_path, capsys, monkeypatch):
+    a, b = slices(tmp_path)
+    fleet = tmp_path / "fleet"
+    passing = copy.deepcopy(SAMPLE)
+    passing["run"] = dict(passing["run"], id="20261124T224500Z-audit-merged", started="2026-11-24T22:45:00Z")
+    for finding in passing["findings"]:
+        finding["status"] = "pass"
+    recount(passing)
+    history.append(fleet, history.entry_from_report(passing, "night-0"))
+    hook = tmp_path / "hook.sh"
+    hook.write_text('cat > "%s"\n' % (tmp_path / "notified.json"), encoding="utf-8")
+    monkeypatch.setenv("IRYO_NOTIFY_COMMAND", "/bin/sh %s" % hook)
+    assert main([str(fleet / "night-1"), str(a), str(b)]) == 0
+    captured = capsys.readouterr()
+    # The cells that fail or error in the sample and passed the night before (not the organisation's).
+    failing = sorted((h, c) for h, cells in SAMPLE["matrix"].items() if h != ORG
+                     for c, s in cells.items() if s in ("fail", "error"))
+    warned = re.findall(r"^iryo-guard regression: (\S+) (\S+) regressed \(pass -> (?:fail|error)\)$",
+                        captured.err, re.M)
+    assert sorted(warned) == failing
+    notified = json.loads((tmp_path / "notified.json").read_text(encoding="utf-8"))
+    assert notified["run_id"] == "20261125T224500Z-audit-merged"
+    assert sorted((r["host"], r["clause"]) for r in notified["regressions"]) == failing
+    assert "iryo-guard notified %d regression(s) by command" % len(failing) in captured.out
