@@ -1,8 +1,10 @@
-"""C.10 firewall and host classes on the lab: the audit finds no firewall; harden --check changes nothing;
-harden applies (confirmed over a new connection, through sudo, over ssh and paramiko); a second harden
-changes nothing; the audit then passes; an undeclared port is unreachable from the controller while the
-portal's 443 still answers; a lockout attempt is refused with the ruleset untouched; an unconfirmed change
-is rolled back by the host itself. The hosts are reset to their seeded state afterwards."""
+"""C.10 on the lab, the whole clause in its one call per host (iryo_c10: host class, firewall, access
+monitoring): the audit is one task per host and finds no firewall and a volatile journal; harden --check
+changes nothing; harden applies (the firewall confirmed over a new connection inside the same task, through
+sudo, over ssh and paramiko) and its own findings are of the state after the change; a second harden changes
+nothing; the audit then passes; an undeclared port is unreachable from the controller while the portal's 443
+still answers; a lockout attempt is refused with the ruleset untouched; an unconfirmed change is rolled back
+by the host itself. The hosts are reset to their seeded state afterwards."""
 
 import json
 import re
@@ -20,9 +22,16 @@ pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("lab")]
 
 HOSTS = ("portal", "ehr", "files", "gateway")
 FIREWALL = ("c10.firewall.default_drop", "c10.firewall.allowed_services")
-# What --check must not change: the persistent files and the live ruleset.
+MONITORING = ("c10.monitoring.access_logs", "c10.monitoring.journal_persistent", "c10.monitoring.log_forwarding")
+ALL = FIREWALL + ("c10.isolation.host_class",) + MONITORING
+# The lab's log collector (the mirror container, as in test_d1_lab.py).
+COLLECTOR = {"host": "mirror", "port": 514, "protocol": "tcp"}
+# What --check must not change: the persistent files, the live ruleset, the journald / rsyslog drop-ins and the
+# web server configurations.
 SNAPSHOT = ("sha256sum /etc/nftables.conf; ls -la /etc/nftables.d 2>&1; nft list ruleset | sha256sum; "
-            "systemctl is-enabled nftables || true")
+            "systemctl is-enabled nftables || true; ls -la /var/log/journal 2>&1 | head -1; "
+            "cat /etc/systemd/journald.conf.d/* /etc/rsyslog.d/* 2>/dev/null | sha256sum; "
+            "find /etc/nginx /etc/apache2 -type f 2>/dev/null | sort | xargs sha256sum | sha256sum")
 AUDIT = "tests/integration/playbooks/c10_audit.yml"
 HARDEN = "tests/integration/playbooks/c10_harden.yml"
 UNDECLARED_PORT = 8080
@@ -32,7 +41,16 @@ def recap_changed(stdout):
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", stdout, re.M)}
 
 
-def statuses(report, host, checks=FIREWALL + ("c10.isolation.host_class",)):
+def recap_tasks(stdout):
+    """Tasks each host went through (ok + failed + skipped + rescued + ignored), from the PLAY RECAP."""
+    found = {}
+    for m in re.finditer(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=\d+\s+unreachable=\d+\s+failed=(\d+)\s+"
+                         r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", stdout, re.M):
+        found[m.group(1)] = sum(int(n) for n in m.groups()[1:])
+    return found
+
+
+def statuses(report, host, checks=ALL):
     return {f["check"]: f["status"] for f in report["findings"] if f["host"] == host and f["check"] in checks}
 
 
@@ -73,7 +91,7 @@ def c10(lab, tmp_path_factory):
         "c10_isolation_admin_sources": ["%s/32" % gateway],
         "c10_isolation_services": "{{ [{'name': 'https', 'port': 443, 'proto': 'tcp', 'sources': ['%s']}] "
                                   "if inventory_hostname == 'ehr' else [] }}" % subnet,
-        "c10_isolation_monitoring": False,   # access_logging has its own lab test
+        "c10_isolation_monitoring_collector": COLLECTOR,
         "c10_isolation_rollback_timeout": 60,
     }))
     common = ("-e", "@%s" % policy)
@@ -96,7 +114,7 @@ def c10(lab, tmp_path_factory):
         before = snapshot()
         step("check", HARDEN, "--check", "--diff")
         out["unchanged_by_check"] = {h: s == before[h] for h, s in snapshot().items()}
-        step("harden", HARDEN)
+        out["report_harden"] = lab.report(step("harden", HARDEN))
         step("harden_again", HARDEN)
         out["report_after"] = lab.report(step("audit_after", AUDIT))
         out["undeclared_after"] = tcp_answers(portal_ip, UNDECLARED_PORT)
@@ -135,6 +153,15 @@ def test_audit_finds_no_firewall_on_the_seeded_lab(c10):
         assert found["c10.firewall.default_drop"] == "fail", (host, found)
         assert found["c10.firewall.allowed_services"] == "fail", (host, found)
         assert found["c10.isolation.host_class"] == "pass", (host, found)
+        assert found["c10.monitoring.journal_persistent"] == "fail", (host, found)  # seeded volatile journal
+        assert found["c10.monitoring.log_forwarding"] == "fail", (host, found)
+
+
+def test_the_audit_is_one_task_per_host(c10):
+    """Issue 13: the audit path of C.10 (tasks_from: check, as playbooks/audit.yml) is one task per host."""
+    assert c10["audit_before"].returncode == 0, c10["audit_before"].stdout[-3000:]
+    assert recap_tasks(c10["audit_before"].stdout) == {host: 1 for host in HOSTS}, c10["audit_before"].stdout[-2000:]
+    assert recap_tasks(c10["audit_after"].stdout) == {host: 1 for host in HOSTS}
 
 
 def test_check_mode_changes_nothing_and_shows_the_ruleset(c10):
@@ -154,10 +181,21 @@ def test_harden_applies_confirms_persists_and_is_idempotent(c10):
         assert text.split() == ["enabled", "valid", "1"], (host, text)
 
 
+def test_harden_reports_the_state_after_the_change(c10):
+    # harden makes no second, audit-only call: the enforcing call's own findings must already pass
+    for host in HOSTS:
+        found = statuses(c10["report_harden"], host)
+        assert {found[c] for c in ALL if c != "c10.monitoring.access_logs"} == {"pass"}, (host, found)
+        assert found["c10.monitoring.access_logs"] in ("pass", "not_applicable"), (host, found)
+
+
 def test_audit_passes_after_harden(c10):
     for host in HOSTS:
         found = statuses(c10["report_after"], host)
-        assert set(found.values()) == {"pass"} and len(found) == 3, (host, found)
+        assert {found[c] for c in ALL if c != "c10.monitoring.access_logs"} == {"pass"}, (host, found)
+        # hosts without a TLS web server have no access log to keep
+        assert found["c10.monitoring.access_logs"] in ("pass", "not_applicable"), (host, found)
+    assert statuses(c10["report_after"], "portal")["c10.monitoring.access_logs"] == "pass"
 
 
 def test_undeclared_port_is_closed_and_https_still_answers(c10):
