@@ -1,8 +1,9 @@
 """C.13 and D.2 on the lab: the audit shows the keys of every host (the portal's and the EHR's TLS keys
 are seeded world-readable: fail), a token key on portal's softhsm2 is listed and accepted as a signing
 key, D.2 fails honestly (Debian: no FIPS provider, softhsm2 not validated), harden --check changes
-nothing, harden fixes the key permissions, a second harden changes nothing, and the audit then passes
-c13.keys.permissions. The hosts are reset to their seeded state afterwards."""
+nothing, harden fixes the key permissions in the same call that reports them (its findings are of the files
+after the change), a second harden changes nothing, and the audit then passes c13.keys.permissions.
+The hosts are reset to their seeded state afterwards."""
 
 import json
 import re
@@ -65,6 +66,7 @@ def cycle(lab, tmp_path_factory):
                                     report_dir=dirs["check"])
         out["unchanged_by_check"] = {host: lab.exec(host, SNAPSHOT) == before[host] for host in HOSTS}
         out["harden"] = lab.playbook("playbooks/harden.yml", "--tags", "c13", report_dir=dirs["h1"])
+        out["report_harden"] = lab.report(dirs["h1"])
         out["after_harden"] = {host: lab.exec(host, SNAPSHOT) for host in HOSTS}
         out["before"] = before
         out["harden_again"] = lab.playbook("playbooks/harden.yml", "--tags", "c13", report_dir=dirs["h2"])
@@ -128,6 +130,13 @@ def test_harden_fixes_permissions_only_and_is_idempotent(cycle):
     assert cycle["harden_again"].returncode == 0
     changed = recap_changed(cycle["harden_again"].stdout)
     assert changed and all(count == 0 for count in changed.values()), changed
+
+
+def test_harden_reports_the_keys_after_the_change(cycle):
+    # one key_protection call enforces and reports (no second, audit-only call): its findings are the files after
+    for host, key in KEYS.items():
+        finding = findings(cycle["report_harden"], host, "c13.keys.permissions")[key]
+        assert finding["status"] == "pass" and finding["evidence"]["mode"] == "0600", finding
 
 
 def test_audit_passes_key_permissions_after_harden(cycle):

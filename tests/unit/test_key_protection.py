@@ -251,6 +251,12 @@ def test_enforce_check_mode_changes_nothing_then_enforce_then_idempotent(keydir,
         assert stat.S_IMODE(after[name][0]) == 0o600 and after[name][1] == 0, name
         assert after[name][3] == before[name][3], "content must never change"
     assert result["compliant"] is True
+    # The enforcing call is the role's only call in harden: its findings must be of the files after the change.
+    perms = by_target(result, "c13.keys.permissions")
+    for name in ("rsa2048.pem", "ec256.pem", "ed25519.pem"):
+        finding = perms[str(keydir / name)]
+        assert finding["status"] == "pass" and finding["evidence"]["mode"] == "0600", finding
+        assert finding["evidence"]["owner"] == "root" and "would_change" not in finding["evidence"]
     _, again = adhoc(tmp_path, "key_protection", args)
     assert again["changed"] is False and again["permission_changes"] == [] and again["compliant"] is True
 
