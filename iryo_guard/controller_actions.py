@@ -1,10 +1,12 @@
 """Action plugins that run on the controller only: input validation, organisational items, gate."""
 
+import datetime
 import os
 from functools import lru_cache
 
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from iryo_guard import REPO_ROOT
@@ -16,6 +18,9 @@ from iryo_guard.evidence_register import (contracts_finding, manual_finding, max
                                           validate_evidence)
 from iryo_guard.report.output import current_report_html, current_verdicts
 from iryo_guard.tls.inputs import endpoint_problems as tls_endpoint_problems
+
+
+_UNSET = object()
 
 
 @lru_cache(maxsize=1)
@@ -50,17 +55,40 @@ class ValidateInputsAction(ActionBase):
 
     _supports_check_mode = True
 
-    def _value(self, task_vars, name):
+    def _value(self, task_vars, name, default=None):
+        """The variable as the roles will see it (templated), or `default` when it is not set."""
+        if name not in task_vars:
+            return default
         return self._templar.template(task_vars[name])
 
     def _role_problems(self, task_vars):
         problems = []
         for role, options in sorted(role_argument_specs().items()):
-            given = dict((name, self._value(task_vars, name)) for name in options if name in task_vars)
-            if not given:
-                continue
-            checked = ArgumentSpecValidator(_spec_for_validator(options)).validate(given)
-            problems += ["role %s: %s" % (role, message) for message in checked.error_messages]
+            given = {}
+            for name in options:
+                try:
+                    value = self._value(task_vars, name, _UNSET)
+                except AnsibleError as exc:  # e.g. a template naming an undefined variable
+                    problems.append("role %s: %s cannot be evaluated: %s" % (role, name, exc.message))
+                    continue
+                if value is not _UNSET:
+                    given[name] = value
+            if given:
+                checked = ArgumentSpecValidator(_spec_for_validator(options)).validate(given)
+                problems += ["role %s: %s" % (role, message) for message in checked.error_messages]
+        return problems
+
+    def _tls_and_window_problems(self, task_vars):
+        problems = []
+        if self._value(task_vars, "c11_tls_enabled", True):
+            problems += tls_endpoint_problems(self._value(task_vars, "c11_tls_endpoints", []),
+                                              self._value(task_vars, "iryo_exceptions"))
+        window = self._value(task_vars, "c12_patches_antimalware_maintenance_window")
+        if window:
+            try:
+                next_opening(window, datetime.datetime.now(datetime.timezone.utc))
+            except WindowError as exc:
+                problems.append("c12_patches_antimalware_maintenance_window: %s" % exc)
         return problems
 
     def run(self, tmp=None, task_vars=None):
@@ -68,32 +96,24 @@ class ValidateInputsAction(ActionBase):
         result = super().run(tmp, task_vars)
         host = task_vars.get("inventory_hostname", "?")
         catalog = load_catalog()
+        try:
+            exceptions = validate_exceptions(self._value(task_vars, "iryo_exceptions"), catalog, host)
+            # The evidence register (C.9 contracts, evidence of organisational items): its structure
+            # is refused here; what is missing from it is the audit's finding, not an input error.
+            contracts = validate_contracts(self._value(task_vars, "iryo_contracts"), catalog, host)
+            evidence = validate_evidence(self._value(task_vars, "iryo_evidence"), catalog, host)
+            max_age_months(self._value(task_vars, "iryo_evidence_max_age_months"))
+        except InputError as exc:
+            return dict(result, failed=True, msg=str(exc))
         problems = self._role_problems(task_vars)
+        if not problems:
+            try:
+                problems = self._tls_and_window_problems(task_vars)
+            except AnsibleError as exc:
+                problems = [exc.message]
         if problems:
             return dict(result, failed=True, msg="; ".join(problems[:5]) + (
                 " (+%d more)" % (len(problems) - 5) if len(problems) > 5 else ""))
-        try:
-            endpoints = self._value(task_vars, "c11_tls_endpoints") if "c11_tls_endpoints" in task_vars else []
-            enabled = self._value(task_vars, "c11_tls_enabled") if "c11_tls_enabled" in task_vars else True
-            tls_problems = tls_endpoint_problems(endpoints, task_vars.get("iryo_exceptions")) if enabled else []
-            if tls_problems:
-                return dict(result, failed=True, msg="; ".join(tls_problems))
-            window = self._value(task_vars, "c12_patches_antimalware_maintenance_window") \
-                if "c12_patches_antimalware_maintenance_window" in task_vars else None
-            if window:
-                import datetime
-                next_opening(window, datetime.datetime.now(datetime.timezone.utc))
-        except WindowError as exc:
-            return dict(result, failed=True, msg="c12_patches_antimalware_maintenance_window: %s" % exc)
-        try:
-            exceptions = validate_exceptions(task_vars.get("iryo_exceptions"), catalog, host)
-            # The evidence register (C.9 contracts, evidence of organisational items): its structure
-            # is refused here; what is missing from it is the audit's finding, not an input error.
-            contracts = validate_contracts(task_vars.get("iryo_contracts"), catalog, host)
-            evidence = validate_evidence(task_vars.get("iryo_evidence"), catalog, host)
-            max_age_months(task_vars.get("iryo_evidence_max_age_months"))
-        except InputError as exc:
-            return dict(result, failed=True, msg=str(exc))
         return dict(result, changed=False, exceptions=exceptions,
                     msg="%d exception(s), %d contract(s), %d evidence record(s) valid for %s"
                         % (len(exceptions), len(contracts or []), len(evidence), host))
@@ -111,9 +131,10 @@ class OrganisationAction(ActionBase):
         result = super().run(tmp, task_vars)
         catalog = load_catalog()
         try:
-            contracts = validate_contracts(task_vars.get("iryo_contracts"), catalog, ORGANISATION_HOST)
-            evidence = validate_evidence(task_vars.get("iryo_evidence"), catalog, ORGANISATION_HOST)
-            months = max_age_months(task_vars.get("iryo_evidence_max_age_months"))
+            value = lambda name: self._templar.template(task_vars[name]) if name in task_vars else None  # noqa: E731
+            contracts = validate_contracts(value("iryo_contracts"), catalog, ORGANISATION_HOST)
+            evidence = validate_evidence(value("iryo_evidence"), catalog, ORGANISATION_HOST)
+            months = max_age_months(value("iryo_evidence_max_age_months"))
         except InputError as exc:
             return dict(result, failed=True, msg=str(exc))
         raw = [contracts_finding(contracts, months, host=ORGANISATION_HOST)]
