@@ -17,9 +17,10 @@ FIREWALL = "nft_firewall"
 FIREWALL_CHECKS = ("c10.firewall.default_drop", "c10.firewall.allowed_services")
 
 
-def replace_findings(findings, old, new):
-    """`findings` with the block of the firewall's findings (`old`, by check id) replaced by `new`, in place."""
-    checks = {f.get("check") for f in old if isinstance(f, dict)}
+def replace_findings(findings, new):
+    """`findings` with the block of the firewall's findings (by check id) replaced by `new`, in place. By check id,
+    not by the firewall's own result, so it holds even if the clause result stops repeating each module's findings."""
+    checks = set(FIREWALL_CHECKS)
     out, placed = [], False
     for finding in findings:
         if isinstance(finding, dict) and finding.get("check") in checks:
@@ -67,8 +68,8 @@ class ActionModule(ClauseAction):
                                     summary="could not decide: the new ruleset was applied but not confirmed over a "
                                             "new connection, so the host restores its previous table within %s s"
                                             % timeout)
-                      for check in sorted({f.get("check") for f in applied.get("findings") or []} or FIREWALL_CHECKS)]
-            result["findings"] = replace_findings(result.get("findings") or [], applied.get("findings") or [], errors)
+                      for check in FIREWALL_CHECKS]
+            result["findings"] = replace_findings(result.get("findings") or [], errors)
             checks[FIREWALL] = dict(applied, failed=True, msg=message, findings=errors)
             failed = list(result.get("failed_checks") or []) + ["%s: %s" % (FIREWALL, message)]
             result.update(checks=checks, failed=True, failed_checks=failed,
@@ -77,8 +78,7 @@ class ActionModule(ClauseAction):
         merged = nft_confirm.merge_confirmation(applied, confirmed, args[FIREWALL]["connection"], again)
         checks[FIREWALL] = merged
         result["checks"] = checks
-        result["findings"] = replace_findings(result.get("findings") or [], applied.get("findings") or [],
-                                              merged.get("findings") or [])
+        result["findings"] = replace_findings(result.get("findings") or [], merged.get("findings") or [])
         diff = list(result.get("diff") or [])
         result["diff"] = diff + [d for d in confirmed.get("diff") or [] if d not in diff]
         result["changed"] = bool(result.get("changed") or merged.get("changed"))
