@@ -678,8 +678,9 @@ def lab_hosts(images: dict[str, str], generic: int) -> list[Host]:
         Host("mirror", "mirror", "bookworm", bookworm, None),
         Host("portal", "portal", "bookworm", bookworm, "patient_facing", ssh + 1,
              env_port("IRYO_LAB_PORTAL_TLS_PORT", 8443)),
-        Host("ehr", "ehr", "bookworm", bookworm, "internal", ssh + 2, env_port("IRYO_LAB_EHR_TLS_PORT", 9443),
-             connection="paramiko"),
+        # ehr used Ansible's paramiko connection until ansible-core 2.19 deprecated it (removal in 2.21): the
+        # runs must be free of deprecation warnings, so every lab host uses ssh.
+        Host("ehr", "ehr", "bookworm", bookworm, "internal", ssh + 2, env_port("IRYO_LAB_EHR_TLS_PORT", 9443)),
         Host("files", "files", "trixie", images["trixie"], "internal", ssh + 3),
         Host("gateway", "gateway", "bookworm", bookworm, "remote_access_gateway", ssh + 4),
     ]

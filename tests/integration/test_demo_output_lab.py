@@ -74,3 +74,11 @@ def test_gate_fails_with_one_short_line_naming_the_report(demo):
     assert report.is_file() and report.parent.parent == reports
     totals = re.search(r"Totals: FAIL (\d+)\s+ERR (\d+)", plain)
     assert int(match.group(1)) == int(totals.group(1)) + int(totals.group(2))
+
+
+def test_the_run_prints_no_deprecation_warning(demo):
+    """ansible.cfg no longer hides deprecation warnings (issue 13 item 4): the audit must not cause any, so a
+    new one (say, a fact injected as a variable, a deprecated module option) fails here."""
+    done, _ = demo
+    plain = ANSI.sub("", done.stdout + done.stderr)
+    assert "[DEPRECATION WARNING]" not in plain, [line for line in plain.splitlines() if "DEPRECATION" in line]
