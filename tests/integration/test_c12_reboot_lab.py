@@ -1,9 +1,11 @@
 """C.12 reboots on the lab: a host that needs a reboot after security updates is rebooted inside its
-maintenance window and only there; outside it the reboot is deferred with the next opening. The
-host is reset to its seeded state afterwards."""
+maintenance window and only there, and only then the clause call runs again (audit) so that harden's
+report has the verdict after the reboot; outside it the reboot is deferred with the next opening and the
+one call stays the only one. The host is reset to its seeded state afterwards."""
 
 import datetime
 import json
+import re
 import sys
 
 import pytest
@@ -24,6 +26,18 @@ def window(minutes_from_now):
     weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[opening.weekday()]
     return {"weekdays": [weekday], "start": opening.strftime("%H:%M"), "duration_minutes": 30,
             "timezone": "Asia/Tokyo"}
+
+
+def clause_calls(stdout):
+    """Statuses of the C.12 clause calls that ran on HOST (default callback output; skipped ones are no call):
+    one, or two after a reboot."""
+    calls = []
+    for block in re.split(r"^TASK \[", stdout, flags=re.M)[1:]:
+        header, _, body = block.partition("]")
+        if header.startswith("c12_patches_antimalware : C.12 | c12.patches.security_pending"):
+            calls += [status for status, host in re.findall(r"^(ok|changed|failed|fatal): \[([^\]]+)\]", body, re.M)
+                      if host == HOST]
+    return calls
 
 
 def harden(lab, tmp_path, name, maintenance_window):
@@ -50,6 +64,9 @@ def test_outside_the_window_the_reboot_is_deferred(reboot_needed, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     assert "deferred to the next maintenance window" in result.stdout
     assert lab.exec(HOST, PID1_START) == started, "rebooted outside its window"
+    assert len(clause_calls(result.stdout)) == 1, result.stdout[-3000:]  # no reboot, so no second call
+    [finding] = [f for f in lab.report(tmp_path / "outside")["findings"] if f["check"] == CHECK]
+    assert finding["status"] == "fail", finding
     assert lab.exec(HOST, "test -e /run/reboot-required && echo still").strip() == "still"
 
 
@@ -62,6 +79,11 @@ def test_inside_the_window_the_host_reboots_and_the_audit_passes(reboot_needed, 
     assert "deferred to the next maintenance window" not in result.stdout
     assert lab.exec(HOST, PID1_START) != started, "no reboot inside the window"
     assert lab.exec(HOST, "test -e /run/reboot-required || echo gone").strip() == "gone"
+    # the clause call once more after the reboot (audit): harden's own report has the verdict after the reboot
+    calls = clause_calls(result.stdout)
+    assert len(calls) == 2 and calls[1] == "ok", result.stdout[-3000:]
+    [finding] = [f for f in lab.report(tmp_path / "inside")["findings"] if f["check"] == CHECK]
+    assert finding["status"] == "pass", finding
     # Gate off: the lab's other seeded findings (C.9's register) would make it exit 2 and hide a failed task.
     audit = lab.playbook("playbooks/audit.yml", "--limit", HOST, "--tags", CHECK,
                          "-e", "iryo_audit_fail_on_findings=false", report_dir=tmp_path / "audit")

@@ -1,8 +1,9 @@
 """D.1 SSH and C.10 access monitoring on the lab: the audit finds the seeded weaknesses (root logs in
 with a key, no source restriction, default algorithms, no journal retention, no forwarding); a
 hardening run that would lock Ansible out is refused and changes nothing; harden --check changes
-nothing; harden fixes it; a second harden changes nothing; the audit then passes; real logins
-confirm it (root refused, passwords not even offered, the administrator's key still works).
+nothing; harden fixes it with one sshd_hardening call per host, whose findings are already those of sshd
+after the change; a second harden changes nothing; the audit then passes; real logins confirm it (root
+refused, passwords not even offered, the administrator's key still works).
 The hosts are reset to their seeded state afterwards.
 
 The lab has no VPN: the address each host sees the controller at stands in for the VPN/VDI network.
@@ -66,6 +67,17 @@ def findings(report, checks):
             if f["check"] in checks and f["host"] in HOSTS}
 
 
+def d1_calls(stdout):
+    """{host: [status, ...]} of every D.1 task that reached the host, skipped ones too (default callback output)."""
+    per_host = {}
+    for block in re.split(r"^TASK \[", stdout, flags=re.M)[1:]:
+        header, _, body = block.partition("]")
+        if header.startswith("d1_remote_access : D.1 |"):
+            for status, host in re.findall(r"^(ok|changed|skipping|failed|fatal): \[([^\]]+)\]", body, re.M):
+                per_host.setdefault(host, []).append(status)
+    return per_host
+
+
 def recap_changed(stdout):
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", stdout, re.M)}
 
@@ -100,6 +112,7 @@ def cycle(lab, tmp_path_factory):
         out["check"] = play("check", "enforce", networks, False, "--check", "--diff")
         out["unchanged_by_check"] = {h: lab.exec(h, SNAPSHOT) == before[h] for h in HOSTS}
         out["harden"] = play("harden1", "enforce")
+        out["report_harden"] = lab.report(folder / "harden1")
         out["harden_again"] = play("harden2", "enforce")
         out["audit_after"] = play("audit2", "audit", check=True)
         out["report_after"] = lab.report(folder / "audit2")
@@ -149,6 +162,15 @@ def test_harden_then_idempotent(cycle):
     assert all(changed[h] >= 1 for h in HOSTS), changed
     assert cycle["harden_again"].returncode == 0, cycle["harden_again"].stdout[-4000:]
     assert recap_changed(cycle["harden_again"].stdout) == {h: 0 for h in HOSTS}
+
+
+def test_harden_reports_the_state_after_the_change_from_its_one_call(cycle):
+    found = findings(cycle["report_harden"], D1)
+    assert {k: v for k, v in found.items() if v != "pass"} == {}
+    assert len(found) == len(HOSTS) * len(D1)
+    assert d1_calls(cycle["harden"].stdout) == {h: ["changed"] for h in HOSTS}
+    assert d1_calls(cycle["harden_again"].stdout) == {h: ["ok"] for h in HOSTS}
+    assert d1_calls(cycle["audit_before"].stdout) == {h: ["ok"] for h in HOSTS}
 
 
 def test_audit_passes_after_harden(cycle):
