@@ -44,6 +44,11 @@ class Catalog:
     def clause_ids(self):
         return [c["id"] for c in self.clauses]
 
+    def enforced_by_module(self, check_id):
+        """False for a check its module only reports (enforcing that module changes something else): a run
+        with --tags naming only such checks must not make the module enforce."""
+        return self.checks[check_id].get("enforced_by_module", True) is not False
+
     def unattended_safe(self, check_id):
         """May a run with nobody watching (playbooks/nightly.yml) enforce this check?
 
@@ -75,6 +80,8 @@ def _validate_check(check, clause_id):
             raise CatalogError("%s: only automated checks carry `unattended` (manual ones are never enforced)" % where)
         if not isinstance(check["unattended"], bool):
             raise CatalogError("%s: unattended must be true or false, not %r" % (where, check["unattended"]))
+    if "enforced_by_module" in check and not isinstance(check["enforced_by_module"], bool):
+        raise CatalogError("%s: enforced_by_module must be true or false" % where)
     prefix = check_prefix(clause_id)
     if not check["id"].startswith(prefix):
         raise CatalogError("%s: id must start with %r" % (where, prefix))

@@ -200,6 +200,14 @@ class ClauseAction(CheckAction):
                     continue
                 enforcing = [key for key, audit in ENFORCING_OPTIONS.items() if key in options
                              and options[key] not in (None, audit)]
+                selected = [c for c in checks if selected_by_tags([clause_tag, c.split(".")[0], c], run_tags,
+                                                                  skip_tags)]
+                if enforcing and not any(catalog.enforced_by_module(c) for c in selected):
+                    # --tags chose only checks this module reports but does not enforce (c12.patches.os_eol):
+                    # do not let it enforce the others (install updates) on the side
+                    for key in enforcing:
+                        options[key] = ENFORCING_OPTIONS[key]
+                    enforcing = []
                 unsafe = unsafe_checks(catalog, checks) if unattended and enforcing else []
                 if unsafe:
                     for key in enforcing:
