@@ -88,7 +88,10 @@ def _validate_check(check, clause_id):
 
 
 def check_prefix(clause_id):
-    """C.9 -> 'c09.', C.12 -> 'c12.', D.1 -> 'd1.': check ids say their clause and sort well."""
+    """C.9 -> 'c09.', C.12 -> 'c12.', D.1 -> 'd1.', CL (the checklist's items beyond §6.11) -> 'cl.':
+    check ids say their clause and sort well."""
+    if "." not in clause_id:
+        return clause_id.lower() + "."
     group, number = clause_id.split(".")
     width = 2 if group == "C" else 1
     return "%s%0*d." % (group.lower(), width, int(number))

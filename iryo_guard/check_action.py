@@ -106,9 +106,10 @@ class CheckAction(ActionBase):
                     "unattended run: %s not marked unattended-safe in the clause catalog; %s ran in check mode "
                     "and changed nothing (playbooks/harden.yml enforces it)"
                     % (", ".join(held_back), self._task.action))
-        if module_result.get("failed") and not module_result.get("findings"):
-            # A module that returned findings with its failure (a clause module whose one check failed,
-            # tls_config after a rolled-back enforcement) said what it saw; one without findings is undecided.
+        if module_result.get("failed") and not module_result.get("failed_checks"):
+            # A module that failed is undecided for all its checks, whatever findings it returned (tls_config
+            # after a rolled-back enforcement): `error`, never a pass. A clause module that failed has already
+            # made its failed check module's findings errors (failed_checks) and keeps the others' verdicts.
             message = " ".join(str(module_result.get(key) or "").strip()
                                for key in ("msg", "module_stderr")).strip() or "module failed without a message"
             summary = "could not decide: %s" % reason_line(module_result)

@@ -160,11 +160,12 @@ def _run_one(module, check, params):
         return {"result": result, "findings": list(result.get("findings") or []), "failed": False, "msg": ""}
     except CheckFail as failed:
         result = dict(failed.result, msg=failed.msg)
-        found = list(result.get("findings") or [])
-        answered = set(f.get("check") for f in found if isinstance(f, dict))
-        # a check that stopped gives `error` for what it did not answer, never a silent pass
-        found += [error_finding(check_id, failed.msg, target=check.name)
-                  for check_id in check.check_ids if check_id not in answered]
+        # A check module that failed (an enforcement rolled back, a command that would not run) is undecided
+        # for every check it answers: `error`, never a pass, whatever findings it returned with the failure
+        # (those stay in the check's own result for the record).
+        targets = dict((f.get("check"), f.get("target")) for f in result.get("findings") or [] if isinstance(f, dict))
+        found = [error_finding(check_id, failed.msg, target=targets.get(check_id) or check.name)
+                 for check_id in check.check_ids if check_id in targets or not targets]
         return {"result": result, "findings": found, "failed": True, "msg": failed.msg}
     except Exception as exc:  # noqa: BLE001 - a bug in one check must not silence the clause's others
         message = "%s failed internally (a bug, please report): %s: %s" % (check.name, type(exc).__name__, exc)
