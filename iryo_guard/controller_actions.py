@@ -13,6 +13,8 @@ from iryo_guard import REPO_ROOT
 from iryo_guard.maintenance import WindowError, next_opening
 
 from iryo_guard.catalog import ORGANISATION_HOST, load_catalog
+from iryo_guard.checklist import ChecklistError, load_edition
+from iryo_guard.checklist import validate_inputs as validate_checklist_inputs
 from iryo_guard.enrich import InputError, enrich, validate_exceptions
 from iryo_guard.evidence_register import (contracts_finding, manual_finding, max_age_months, validate_contracts,
                                           validate_evidence)
@@ -103,7 +105,12 @@ class ValidateInputsAction(ActionBase):
             contracts = validate_contracts(self._value(task_vars, "iryo_contracts"), catalog, host)
             evidence = validate_evidence(self._value(task_vars, "iryo_evidence"), catalog, host)
             max_age_months(self._value(task_vars, "iryo_evidence_max_age_months"))
-        except InputError as exc:
+            # The inspection checklist's inputs: the vendor that runs this host (its vendor sheet) and the
+            # target dates of items answered いいえ. The report callback takes them from this task's result.
+            checklist = validate_checklist_inputs(self._value(task_vars, "iryo_vendor"),
+                                                  self._value(task_vars, "iryo_checklist_targets"),
+                                                  load_edition(known_checks=catalog.checks), host)
+        except (InputError, ChecklistError) as exc:
             return dict(result, failed=True, msg=str(exc))
         problems = self._role_problems(task_vars)
         if not problems:
@@ -114,7 +121,7 @@ class ValidateInputsAction(ActionBase):
         if problems:
             return dict(result, failed=True, msg="; ".join(problems[:5]) + (
                 " (+%d more)" % (len(problems) - 5) if len(problems) > 5 else ""))
-        return dict(result, changed=False, exceptions=exceptions,
+        return dict(result, changed=False, exceptions=exceptions, checklist=checklist,
                     msg="%d exception(s), %d contract(s), %d evidence record(s) valid for %s"
                         % (len(exceptions), len(contracts or []), len(evidence), host))
 

@@ -579,6 +579,215 @@ def _clauses(report: dict, ids: _Ids) -> str:
     return "\n".join(out)
 
 
+# --------------------------------------------------------------------------------------------
+# The MHLW inspection checklist (report model `checklist`, iryo_guard/checklist.py): one sheet for the
+# hospital and one per vendor, laid out like the printed sheet (sections, item numbers, はい/いいえ, 確認日,
+# 目標日), with what each answer rests on per host. Printed on its own, A4 portrait, from report.html#checklist.
+
+ANSWER_LABELS = {"yes": ("はい", "Yes"), "no": ("いいえ", "No"), "to_confirm": ("要確認", "To confirm")}
+ANSWER_HELP = {
+    "yes": ("対応するチェックがすべてのホストで適合し、証跡が記録済みかつ有効",
+            "every mapped check passes on every host it covers and the mapped evidence is recorded and current"),
+    "no": ("対応するチェックがいずれかのホストで不適合、または記録された証跡が期限切れ",
+           "a mapped check fails on a host, or recorded evidence has expired"),
+    "to_confirm": ("証跡が未記録、判定不能・例外承認・未実装のチェックがある、または対象ホストがない",
+                   "evidence not recorded, a check could not decide, is excepted or not implemented yet, "
+                   "or no host is covered"),
+}
+COVERAGE_LABELS = {"full": ("全体", "full"), "partial": ("一部", "partial")}
+# How many hosts a compact evidence line names before "+N".
+CL_HOSTS_SHOWN = 4
+
+
+def _cl_answer(answer: str) -> str:
+    """The answer as on the paper sheet: はい・いいえ with the chosen one circled; 要確認 when neither can be."""
+    if answer == "to_confirm":
+        opts = "".join(f'<span class="cl-opt">{bi(*ANSWER_LABELS[a])}</span>' for a in ("yes", "no"))
+        return (f'<span class="cl-opts">{opts}</span>'
+                f'<span class="cl-pending">{bi(*ANSWER_LABELS["to_confirm"])}</span>')
+    opts = "".join(
+        (f'<span class="cl-opt cl-sel" aria-current="true">{bi(*ANSWER_LABELS[a])}</span>' if a == answer else
+         f'<span class="cl-opt">{bi(*ANSWER_LABELS[a])}</span>')
+        for a in ("yes", "no"))
+    return f'<span class="cl-opts">{opts}</span>'
+
+
+def _cl_hosts(names: list) -> str:
+    shown = ", ".join(e(n) for n in names[:CL_HOSTS_SHOWN])
+    more = len(names) - CL_HOSTS_SHOWN
+    return shown + (f' <span class="muted">+{more}</span>' if more > 0 else "")
+
+
+def _cl_evidence(item: dict) -> str:
+    """What the answer rests on, compactly: the hosts where every mapped check passed, each problem once with
+    the hosts that have it and the first host's summary, checks that reported nothing, the evidence records."""
+    lines = []
+    passing = [row.get("host") for row in item.get("hosts") or []
+               if all(c.get("status") in ("pass", "not_applicable") for c in row.get("checks") or [])
+               and any(c.get("status") == "pass" for c in row.get("checks") or [])]
+    if passing:
+        lines.append(f'<li class="cl-ok">{status_badge("pass", small=True)} {_cl_hosts(passing)}</li>')
+    problems: dict = {}
+    for row in item.get("hosts") or []:
+        for c in row.get("checks") or []:
+            if c.get("status") in ("pass", "not_applicable"):
+                continue
+            entry = problems.setdefault((text(c.get("check")), text(c.get("status"))), {"hosts": [], "summary": ""})
+            if row.get("host") not in entry["hosts"]:
+                entry["hosts"].append(row.get("host"))
+            if not entry["summary"]:
+                entry["summary"] = f'{text(row.get("host"))}: {text(c.get("summary"))}'
+    for (check, status), entry in sorted(problems.items(), key=lambda kv: (status_rank_of(kv[0][1]), kv[0][0])):
+        lines.append(f'<li>{status_badge(status, small=True)} <code>{e(check)}</code> {_cl_hosts(entry["hosts"])}'
+                     f'<span class="cl-sum" lang="en">{e(entry["summary"])}</span></li>')
+    for gap in item.get("unreported") or []:
+        if gap.get("planned"):
+            why = bi("未実装（実装予定）", "not implemented yet (planned)")
+        else:
+            why = bi("結果なし：", "no result on: ") + _cl_hosts(gap.get("missing_on") or [])
+        lines.append(f'<li class="cl-gap"><span class="cl-q" aria-hidden="true">?</span> '
+                     f'<code>{e(gap.get("check"))}</code> {why}</li>')
+    for record in item.get("evidence") or []:
+        status = record.get("status")
+        if status == "pass":
+            what = (f'{e(record.get("evidence_ref"))} <span class="muted">({e(record.get("last_confirmed"))}, '
+                    f'{e(record.get("confirmed_by"))})</span>')
+        elif status == "manual":
+            what = bi("証跡未記録", "evidence not recorded")
+        elif status is None:
+            what = bi("この実行に含まれない", "not in this run")
+        else:
+            what = f'<span class="cl-sum" lang="en">{e(record.get("summary"))}</span>'
+        badge = status_badge(status, small=True) if status else '<span class="cl-q" aria-hidden="true">?</span>'
+        lines.append(f'<li class="cl-rec">{badge} <span class="cl-reclbl">{bi("証跡", "evidence")}</span> '
+                     f'<code>{e(record.get("check"))}</code> {what}</li>')
+    return f'<ul class="cl-evlist">{"".join(lines)}</ul>' if lines else ""
+
+
+def status_rank_of(status: str) -> int:
+    return STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER)
+
+
+def _cl_item(item: dict, sheet_id: str, ids: _Ids) -> str:
+    answer = text(item.get("answer"))
+    if answer not in ANSWER_LABELS:
+        answer = "to_confirm"
+    conf = text(item.get("confidence"))
+    number = e(item.get("number"))
+    if item.get("number_confidence") == "unconfirmed":
+        number = (f'<span title="番号は原典で未確認 / number UNCONFIRMED">{number}'
+                  '<span class="cl-numwarn" aria-hidden="true">\u26a0</span></span>')
+    badge = f" {confidence_badge(conf)}" if conf != "confirmed" else ""
+    scope = f' <span class="cl-scope">{e(item.get("scope_ja"))}</span>' if item.get("scope_ja") else ""
+    note = f'<span class="cl-note" lang="ja">{e(item.get("note_ja"))}</span>' if item.get("note_ja") else ""
+    cov = COVERAGE_LABELS.get(text(item.get("coverage")), (text(item.get("coverage")),) * 2)
+    coverage = (f'<div class="cl-cov">{bi("iryo-guard の対応範囲：" + cov[0], "iryo-guard covers: " + cov[1])} '
+                f'<span lang="en">{e(item.get("coverage_note"))}</span></div>')
+    target = f'<time>{e(item.get("target_date"))}</time>' if item.get("target_date") else ""
+    if item.get("target_note"):
+        target += f'<span class="cl-tnote" lang="en">{e(item.get("target_note"))}</span>'
+    confirmed = f'<time>{e(item.get("confirmed_on"))}</time>' if item.get("confirmed_on") else ""
+    return (f'<tr class="cl-item ans-{answer}" id="{ids.get("cl", sheet_id, text(item.get("key")))}" '
+            f'data-item="{e(item.get("key"))}" data-answer="{answer}">'
+            f'<td class="cl-no">{number}</td>'
+            f'<td class="cl-text"><span class="cl-ja" lang="ja">{e(item.get("text_ja"))}</span>{scope}{badge}{note}'
+            f'<span class="l-en cl-gloss" lang="en">{e(item.get("gloss_en"))}</span>{coverage}</td>'
+            f'<td class="cl-ans">{_cl_answer(answer)}</td>'
+            f'<td class="cl-date">{confirmed}</td><td class="cl-target">{target}</td>'
+            f'<td class="cl-ev">{_cl_evidence(item)}</td></tr>')
+
+
+def _cl_sheet(checklist: dict, sheet: dict, sheet_id: str, vendor, ids: _Ids) -> str:
+    edition = checklist.get("edition") or {}
+    kind = text(sheet.get("sheet")) or "hospital"
+    titles = (checklist.get("sheets") or {}).get(kind) or {}
+    title_ja = text(titles.get("title_ja")) or ("医療機関確認用" if kind == "hospital" else "事業者確認用")
+    title_en = text(titles.get("title_en")) or kind
+    heading = bi(f"【{title_ja}】", f"{title_en[:1].upper()}{title_en[1:]}")
+    if vendor is not None:
+        heading += f' <span class="cl-vendor">{e(vendor)}</span>'
+    counts = sheet.get("totals") or {}
+    answers = " ".join(f'<span class="cl-count ans-{a}">{bi(*ANSWER_LABELS[a])} <b>{int(counts.get(a, 0))}</b></span>'
+                       for a in ("yes", "no", "to_confirm"))
+    sections = checklist.get("sections") or []
+    by_section: dict = {}
+    for item in sheet.get("items") or []:
+        by_section.setdefault(text(item.get("section")) if item.get("section") is not None else None, []).append(item)
+    body = []
+    order = [(text(s.get("id")), s.get("title_ja"), s.get("title_en")) for s in sections]
+    order += [(sid, sid, sid) for sid in by_section if sid is not None and sid not in [o[0] for o in order]]
+    order.append((None, "区分未確認", "section not read"))
+    for sid, title_ja_s, title_en_s in order:
+        items = by_section.get(sid)
+        if not items:
+            continue
+        label = (bi(f"{sid} {text(title_ja_s)}", f"{sid} {text(title_en_s)}") if sid is not None else
+                 bi("区分・番号未確認（UNCONFIRMED）", "Section and number not read (UNCONFIRMED)"))
+        body.append(f'<tbody class="cl-section" data-section="{e(sid or "")}">'
+                    f'<tr class="cl-sec"><th scope="rowgroup" colspan="6">{label}</th></tr>'
+                    + "".join(_cl_item(item, sheet_id, ids) for item in items) + "</tbody>")
+    hosts = sheet.get("hosts") or []
+    vendor_attr = f' data-vendor="{e(vendor)}"' if vendor is not None else ""
+    return f"""<article class="cl-sheet" id="{sheet_id}" data-sheet="{e(kind)}"{vendor_attr}>
+<header class="cl-head">
+<p class="cl-edition">{e(edition.get("title_ja"))} {e(edition.get("fiscal_year"))}版
+<span class="l-en" lang="en">({e(edition.get("title_en"))})</span></p>
+<h3>{heading}</h3>
+<dl class="cl-meta">
+<div><dt>{bi("確認日", "Date checked")}</dt><dd><time>{e(checklist.get("confirmed_on"))}</time></dd></div>
+<div><dt>{bi("対象ホスト", "Hosts")}</dt><dd>{", ".join(e(h) for h in hosts) or "—"}</dd></div>
+<div><dt>{bi("回答", "Answers")}</dt><dd>{answers}</dd></div>
+</dl>
+</header>
+<table class="cl-table">
+<colgroup><col class="cl-c-no"><col class="cl-c-text"><col class="cl-c-ans"><col class="cl-c-date">
+<col class="cl-c-date"><col class="cl-c-ev"></colgroup>
+<thead><tr><th scope="col">{bi("No.", "No.")}</th><th scope="col">{bi("確認項目", "Item")}</th>
+<th scope="col">{bi("回答", "Answer")}</th><th scope="col">{bi("確認日", "Date checked")}</th>
+<th scope="col">{bi("目標日", "Target date")}</th>
+<th scope="col">{bi("根拠（ホスト・証跡）", "Based on (hosts, evidence)")}</th></tr></thead>
+{"".join(body)}
+</table>
+</article>"""
+
+
+def _checklist(report: dict, ids: _Ids) -> str:
+    checklist = report.get("checklist")
+    if not isinstance(checklist, dict):
+        return ""
+    title = bi("サイバーセキュリティ対策チェックリスト", "MHLW cybersecurity checklist")
+    head = f'<section id="checklist" class="sec"><h2>{title}</h2>'
+    if checklist.get("error"):
+        why = bi("チェックリストを回答できませんでした：", "The checklist could not be answered: ")
+        return head + f'<p class="cl-error">{why}<span lang="en">{e(checklist.get("error"))}</span></p></section>'
+    edition = checklist.get("edition") or {}
+    sheets = [(ids.get("checklist", "hospital"), checklist, None)]
+    sheets += [(ids.get("checklist", "vendor", text(v.get("vendor"))), v, text(v.get("vendor")))
+               for v in checklist.get("per_vendor") or [] if isinstance(v, dict)]
+    nav = " ".join(
+        f'<a href="#{sid}">'
+        + (bi("医療機関確認用", "Hospital sheet") if vendor is None
+           else bi("事業者確認用：", "Vendor sheet: ") + e(vendor))
+        + "</a>" for sid, _, vendor in sheets)
+    notes = "".join(f'<li lang="en">{e(n)}</li>' for n in checklist.get("notes") or [])
+    legend = "".join(f'<li><span class="cl-count ans-{a}">{bi(*ANSWER_LABELS[a])}</span> {bi(*ANSWER_HELP[a])}</li>'
+                     for a in ("yes", "no", "to_confirm"))
+    hint = bi(f"{text(edition.get('fiscal_year'))}版の各項目を、この実行の所見と証跡の記録から回答しています"
+              "（対応表：data/checklist/、docs/checklist.md）。確認日は実行日、目標日はインベントリの "
+              "iryo_checklist_targets（いいえの項目のみ）。report.html#checklist を開いて印刷すると、"
+              "このチェックリストだけが A4 縦で印刷されます。",
+              f"Each item of the {text(edition.get('fiscal_year'))} edition ({text(edition.get('id'))}) answered from "
+              "this run's findings and the evidence register (mapping: data/checklist/, docs/checklist.md). Date "
+              "checked is the run's date; target dates come from the inventory's iryo_checklist_targets (items "
+              "answered No only). Open report.html#checklist and print: only the checklist prints, A4 portrait.")
+    body = "".join(_cl_sheet(checklist, data, sid, vendor, ids) for sid, data, vendor in sheets)
+    return (head + f'<p class="hint cl-intro">{hint}</p>'
+            + f'<nav class="cl-nav" aria-label="シート / Sheets">{nav}</nav>'
+            + (f'<ul class="cl-notes">{notes}</ul>' if notes else "")
+            + f'<div class="cl-legend"><ul>{legend}</ul></div>'
+            + body + "</section>")
+
+
 TREND_COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#5a2a82", "excepted": "#d99a00",
                  "manual": "#3b6aa0", "not_applicable": "#c4cad1"}
 # Stack order of a bar, bottom up: passing cells at the foot, problems on top where the eye goes.
@@ -837,6 +1046,47 @@ table.checks{border-collapse:collapse;width:100%;font-size:.9em}
 white-space:nowrap}
 .kind-manual{background:#eaeef2;color:#3b6aa0;border:1px solid #3b6aa0}
 .needed-inline{font-size:.88em;color:var(--muted)}.needed-inline ul{margin:0 0 0 1.2em;padding:0}
+/* the inspection checklist, laid out like the printed sheet */
+.cl-nav a{margin-right:14px}
+.cl-notes{margin:4px 0;padding-left:1.2em;font-size:.88em;color:#7d4e00}
+.cl-legend ul{list-style:none;margin:6px 0;padding:0;font-size:.86em;display:grid;gap:2px}
+.cl-sheet{margin:16px 0 24px;padding:10px 12px;border:1px solid #8c959f;border-radius:4px;background:#fff}
+.cl-head h3{margin:2px 0 4px;font-size:1.1em}
+.cl-edition{margin:0;font-weight:700}
+.cl-vendor{display:inline-block;margin-left:8px;padding:0 8px;border:1px solid var(--fg);border-radius:3px}
+.cl-meta{display:flex;flex-wrap:wrap;gap:2px 22px;margin:0 0 8px;font-size:.9em}
+.cl-meta div{display:flex;gap:8px}.cl-meta dt{color:var(--muted)}.cl-meta dd{margin:0}
+.cl-count{display:inline-block;margin-right:8px;padding:0 6px;border:1px solid var(--line);border-radius:3px}
+.cl-count.ans-yes{border-color:var(--pass)}.cl-count.ans-no{border-color:var(--fail)}
+.cl-count.ans-to_confirm{border-color:var(--excepted)}
+table.cl-table{border-collapse:collapse;width:100%;table-layout:fixed;font-size:.86em}
+.cl-table th,.cl-table td{border:1px solid #57606a;padding:3px 5px;vertical-align:top;text-align:left;
+overflow-wrap:anywhere}
+.cl-table thead th{background:#eaeef2;font-weight:700;text-align:center}
+col.cl-c-no{width:5%}col.cl-c-text{width:36%}col.cl-c-ans{width:11%}col.cl-c-date{width:9%}col.cl-c-ev{width:30%}
+.cl-sec th{background:#f3f6fa;font-weight:700}
+.cl-no,.cl-ans,.cl-date,.cl-target{text-align:center!important}
+.cl-numwarn{color:#b35900;font-size:.8em}
+.cl-scope{color:var(--muted);font-size:.92em}
+.cl-note{display:block;font-size:.85em;color:var(--muted)}
+.cl-gloss{display:block;font-size:.88em;color:#424a53;margin-top:2px}
+#ig-lang-ja:checked ~ .page .cl-gloss{display:none}
+.cl-cov{font-size:.78em;color:var(--muted);margin-top:3px}
+.cl-opts{display:flex;justify-content:center;gap:4px;flex-wrap:wrap}
+.cl-opt{display:inline-block;padding:0 6px;border:2px solid transparent;border-radius:999px;color:#8c959f}
+.cl-opt.cl-sel{border-color:var(--fg);color:var(--fg);font-weight:700}
+.ans-no .cl-opt.cl-sel{border-color:var(--fail);color:var(--fail)}
+.cl-pending{display:inline-block;margin-top:3px;padding:0 6px;border:2px dashed var(--excepted);border-radius:4px;
+font-weight:700;color:#7d4e00}
+.cl-tnote{display:block;font-size:.75em;color:#7d4e00;text-align:left}
+.cl-evlist{list-style:none;margin:0;padding:0;font-size:.86em;line-height:1.4}
+.cl-evlist li{margin:0 0 2px}
+.cl-evlist code{font-size:.92em}
+.cl-sum{display:block;color:#424a53;font-size:.92em}
+.cl-q{display:inline-block;width:1.3em;text-align:center;font-weight:700;color:#7d4e00;border:1px dashed #9a6700;
+border-radius:3px}
+.cl-reclbl{color:var(--muted)}
+.cl-error{color:var(--fail);font-weight:600}
 /* trend */
 table.trend{border-collapse:collapse;font-size:.92em}
 .trend th,.trend td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:middle}
@@ -854,8 +1104,20 @@ nav.toc{font-size:.9em;margin:6px 0}
 nav.toc a{margin-right:14px}
 footer{margin-top:36px;border-top:1px solid var(--line);padding-top:8px;font-size:.82em;color:var(--muted)}
 @media screen and (max-width:800px){.ev,.cgrid{grid-template-columns:1fr}}
+/* The checklist prints on A4 portrait pages of its own (a named page), one sheet per page run. */
+@page iryo-checklist{size:A4 portrait;margin:10mm}
+#checklist{page:iryo-checklist}
 @media print{
  @page{size:A4 landscape;margin:10mm}
+ .cl-sheet{border:0;padding:0;margin:0}
+ .cl-sheet+.cl-sheet{break-before:page}
+ .cl-item,.cl-head{break-inside:avoid}
+ .cl-table thead{display:table-header-group}
+ .cl-nav,.cl-intro{display:none}
+ /* Opened as report.html#checklist, the report prints the checklist only. */
+ body:has(#checklist:target) .top,body:has(#checklist:target) nav.toc,body:has(#checklist:target) footer,
+ body:has(#checklist:target) main>:not(#checklist){display:none!important}
+ body:has(#checklist:target) #checklist>h2{margin-top:0}
  html{font-size:9.5pt}
  .langswitch,.toolbar,nav.toc,.tocl{display:none!important}
  table.matrix{min-width:0}
@@ -952,6 +1214,20 @@ JS = """
     findings.insertBefore(bar, heading ? heading.nextSibling : findings.firstChild);
   }
 
+  // The checklist prints on its own when the page is at #checklist (print CSS); this button goes there first.
+  var sheet = document.getElementById("checklist");
+  if (sheet) {
+    var clbar = document.createElement("div");
+    clbar.className = "toolbar";
+    clbar.id = "ig-checklist-toolbar";
+    clbar.appendChild(button("チェックリストを印刷（A4）", "Print the checklist (A4)", function () {
+      if (window.location.hash !== "#checklist") { window.location.hash = "checklist"; }
+      window.print();
+    }));
+    var clhead = sheet.querySelector("h2");
+    sheet.insertBefore(clbar, clhead ? clhead.nextSibling : sheet.firstChild);
+  }
+
   var before = [];
   window.addEventListener("beforeprint", function () {
     before = [];
@@ -985,11 +1261,14 @@ def render_html(report: dict, trend: dict | None = None) -> str:
         _header(report),
         ('<nav class="toc" aria-label="目次 / Contents">'
          f'<a href="#matrix">{bi("マトリクス", "Matrix")}</a>'
+         + (f'<a href="#checklist">{bi("チェックリスト", "Checklist")}</a>'
+            if isinstance(report.get("checklist"), dict) else "")
          + (f'<a href="#trend">{bi("推移", "Trend")}</a>' if any((trend or {}).values()) else "") +
          f'<a href="#findings">{bi("所見の詳細", "Findings")}</a>'
          f'<a href="#clauses">{bi("条項一覧", "Clauses")}</a></nav>'),
         "<main>",
         _matrix(report, ids, index),
+        _checklist(report, ids),
         _trend(report, trend or {}),
         _findings(report, ids, index),
         _clauses(report, ids),

@@ -302,6 +302,42 @@ def _freshest_first(parts):
     return [p for _, p in indexed]
 
 
+def checklist_inputs(parts):
+    """The inspection checklist's inputs of the merged report: the parts' edition (one for all) and every host's
+    iryo_vendor and iryo_checklist_targets as its part's input play validated them. None when no part carries a
+    checklist (reports written before it existed): the merged report then has none either.
+
+    Returns (inputs, notes): notes name the parts whose checklist could not be answered (no inputs known)."""
+    carrying = [p for p in parts if isinstance(p["report"].get("checklist"), dict)]
+    if not carrying:
+        return None, []
+    if len(carrying) != len(parts):
+        bare = next(p for p in parts if p not in carrying)
+        raise MergeError("%s carries the inspection checklist and %s does not; run every part from the same "
+                         "iryo-guard version" % (_label(carrying[0]), _label(bare)))
+    editions, hosts, notes, first_of = {}, {}, [], {}
+    for part in parts:
+        block = part["report"]["checklist"]
+        if block.get("error"):
+            notes.append("%s's checklist could not be answered (%s), so its hosts' iryo_vendor and "
+                         "iryo_checklist_targets are not known here" % (_label(part), block["error"]))
+            continue
+        edition = (block.get("edition") or {}).get("id")
+        editions.setdefault(edition, part)
+        for host, given in ((block.get("inputs") or {}).get("hosts") or {}).items():
+            if host in hosts and hosts[host] != given:
+                raise MergeError("host %s has different checklist inputs (iryo_vendor, iryo_checklist_targets) in "
+                                 "%s and %s; every part must use the same inventory" % (host, _label(first_of[host]),
+                                                                                       _label(part)))
+            hosts.setdefault(host, given)
+            first_of.setdefault(host, part)
+    if len(editions) > 1:
+        (a, first), (b, other) = list(editions.items())[:2]
+        raise MergeError("%s answers the checklist edition %s and %s the edition %s; merge reports of one edition"
+                         % (_label(first), a, _label(other), b))
+    return {"edition": next(iter(editions), None), "hosts": hosts}, notes
+
+
 def merge_reports(parts, merged_at=None):
     """One report model from the parts (load_part results, in the order given). Raises MergeError."""
     if not parts:
@@ -323,7 +359,15 @@ def merge_reports(parts, merged_at=None):
         for entry in part["report"]["hosts"]:
             known = hosts.setdefault(entry["name"], dict(entry, groups=list(entry.get("groups") or [])))
             known["groups"] += [g for g in entry.get("groups") or [] if g not in known["groups"]]
-    return build_report(findings, list(hosts.values()), catalog, merged_run(parts, merged_at))
+    # The checklist is answered again from the merged findings (an item covers every part's hosts), with the
+    # vendors and target dates the parts' input plays validated.
+    inputs, notes = checklist_inputs(parts)
+    report = build_report(findings, list(hosts.values()), catalog, merged_run(parts, merged_at), checklist=inputs)
+    if inputs is None:
+        report.pop("checklist", None)
+    elif notes and isinstance(report["checklist"].get("notes"), list):
+        report["checklist"]["notes"] += notes
+    return report
 
 
 # -- writing ---------------------------------------------------------------------------------------

@@ -68,8 +68,23 @@ def _clause_entry(clause):
     }
 
 
-def build_report(findings, hosts, catalog, run):
-    """findings: enriched findings; hosts: [{name, groups, reachable}] in inventory order."""
+def checklist_block(findings, hosts, clauses, run, checklist=None):
+    """The report's `checklist` (iryo_guard.checklist.build_checklist), or {"error": why} when it cannot be
+    answered: a broken edition file must not cost the run its report, and the error is shown where the sheet
+    would be. checklist: {"hosts": {host: {vendor, targets}}, "edition": id or None} (the input play's values)."""
+    from iryo_guard.checklist import ChecklistError, build_checklist
+    checklist = checklist or {}
+    try:
+        return build_checklist(findings, hosts, clauses, run, checklist.get("hosts"), checklist.get("edition"))
+    except ChecklistError as exc:
+        return {"error": str(exc)}
+    except Exception as exc:  # a bug here must not cost the audit its report; the terminal line shows it
+        return {"error": "the checklist could not be answered: %s: %s" % (type(exc).__name__, exc)}
+
+
+def build_report(findings, hosts, catalog, run, checklist=None):
+    """findings: enriched findings; hosts: [{name, groups, reachable}] in inventory order; checklist: the
+    inspection checklist's inputs (see checklist_block)."""
     findings = latest_by_key(findings)
     order = {cid: i for i, cid in enumerate(catalog.clause_ids())}
     findings.sort(key=lambda f: (f["host"], order.get(f["clause"], 99), f["check"], str(f["target"])))
@@ -94,16 +109,19 @@ def build_report(findings, hosts, catalog, run):
     totals = {status: 0 for status in STATUSES}
     for finding in findings:
         totals[finding["status"]] += 1
+    run = dict(run, finished=run.get("finished") or iso(utc_now()))
     return {
         "schema_version": SCHEMA_VERSION,
         "generator": "iryo-guard",
-        "run": dict(run, finished=run.get("finished") or iso(utc_now())),
+        "run": run,
         "document": dict(catalog.document),
         "clauses": [_clause_entry(c) for c in catalog.clauses],
         "hosts": host_entries,
         "findings": findings,
         "matrix": matrix,
         "totals": totals,
+        # The MHLW inspection checklist answered from the same findings (docs/checklist.md).
+        "checklist": checklist_block(findings, host_entries, catalog.clauses, run, checklist),
     }
 
 

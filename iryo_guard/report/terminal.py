@@ -116,6 +116,22 @@ def _fit(line: str, ascii_only: bool, hint: str, limit: int = LINE_MAX) -> str:
     return "".join(out).rstrip() + " " + suffix
 
 
+def checklist_line(report: dict, report_path=None) -> str | None:
+    """The inspection checklist's one line (docs/checklist.md): the hospital sheet's answers and where the
+    sheet is; None for a report without a checklist (an old report.json)."""
+    sheet = report.get("checklist")
+    if not isinstance(sheet, dict):
+        return None
+    if sheet.get("error"):
+        return "Checklist not answered: " + strip_controls(text(sheet.get("error")), "?")
+    edition = sheet.get("edition") or {}
+    label = f"{text(edition.get('fiscal_year'))}版" if edition.get("fiscal_year") else text(edition.get("id"))
+    counts = sheet.get("totals") or {}
+    where = f"{text(report_path) if report_path else 'report.html'}#checklist"
+    return (f"Checklist {label} (hospital): はい {int(counts.get('yes', 0))} / いいえ {int(counts.get('no', 0))} / "
+            f"要確認 {int(counts.get('to_confirm', 0))}; sheet: {where}")
+
+
 def render_table(report: dict, color: bool = False, ascii_only: bool = False, report_path=None) -> str:
     """Render the summary for a terminal. ``color`` adds ANSI colours; ``report_path`` (report.html of
     the run) is where a cut line and the rest of a long problem list point."""
@@ -194,4 +210,8 @@ def render_table(report: dict, color: bool = False, ascii_only: bool = False, re
         rest = len(problems) - len(shown)
         if rest:
             lines.append(("... " if ascii_only else "\u2026 ") + f"{rest} more ({hint})")
+    sheet = checklist_line(report, report_path)
+    if sheet:
+        lines.append("")
+        lines.append(_clean(sheet, ascii_only))
     return "\n".join(_fit(line, ascii_only, hint) for line in lines) + "\n"

@@ -18,6 +18,8 @@ description:
     <report_dir>/<run id>/, points <report_dir>/latest at them and prints a summary table.
   - Unreachable hosts and checks that could not run appear as C(error), never as C(pass).
   - Runs that contain no iryo-guard check write nothing.
+  - The report also answers the MHLW inspection checklist (report.json C(checklist), a page of report.html,
+    one summary line after the table), for the hospital and per vendor (C(iryo_vendor)); docs/checklist.md.
   - Every report is also a line of <report_dir>/history.jsonl (iryo_guard/history.py); report.html
     shows the trend per clause across runs.
   - >-
@@ -50,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 
 from iryo_guard import REPO_ROOT  # noqa: E402
 from iryo_guard.catalog import load_catalog  # noqa: E402
+from iryo_guard.checklist import ChecklistError, load_edition  # noqa: E402
 from iryo_guard.report.model import build_report, new_run, unreachable_findings  # noqa: E402
 
 
@@ -62,6 +65,10 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._catalog = load_catalog()
+        try:  # read the checklist edition once here: the input play's forked workers inherit it
+            load_edition(known_checks=self._catalog.checks)
+        except ChecklistError:
+            pass  # the input play refuses the run, naming the broken item
         self._modules = {c["module"] for c in self._catalog.checks.values() if c.get("module")}
         self._findings = []
         self._hosts = {}  # name -> {name, groups, reachable}
@@ -71,6 +78,7 @@ class CallbackModule(CallbackBase):
         self._run = None
         self._run_dir = None  # reserved when the audit gate starts, so that its message can name it
         self._notify_vars = {}  # iryo_notify_* of the plays (extra vars, play vars, group_vars/all)
+        self._checklist_inputs = {}  # host -> {vendor, targets}, as the input play validated them
 
     # -- collection ---------------------------------------------------------------------
     def _start(self, playbooks, check_mode):
@@ -132,6 +140,9 @@ class CallbackModule(CallbackBase):
 
     def _collect(self, result):
         payload = result._result
+        if result._task.action.split(".")[-1] == "iryo_validate_inputs" and isinstance(payload.get("checklist"), dict):
+            # The inspection checklist's per-host inputs (iryo_vendor, iryo_checklist_targets), validated.
+            self._checklist_inputs[result._host.name] = payload["checklist"]
         batches = [payload.get("findings")] + [item.get("findings") for item in payload.get("results", [])
                                                 if isinstance(item, dict)]
         for batch in batches:
@@ -179,7 +190,8 @@ class CallbackModule(CallbackBase):
         for host, message in sorted(self._unreachable.items()):
             answered = {f["check"] for f in findings if f["host"] == host}
             findings.extend(unreachable_findings(host, message, expected - answered, self._catalog))
-        report = build_report(findings, list(self._hosts.values()), self._catalog, self._run)
+        report = build_report(findings, list(self._hosts.values()), self._catalog, self._run,
+                              checklist={"hosts": self._checklist_inputs})
         try:
             from iryo_guard.report.output import write_reports
             from iryo_guard.report.terminal import render_table
