@@ -1055,7 +1055,9 @@ white-space:nowrap}
 .cl-edition{margin:0;font-weight:700}
 .cl-vendor{display:inline-block;margin-left:8px;padding:0 8px;border:1px solid var(--fg);border-radius:3px}
 .cl-meta{display:flex;flex-wrap:wrap;gap:2px 22px;margin:0 0 8px;font-size:.9em}
-.cl-meta div{display:flex;gap:8px}.cl-meta dt{color:var(--muted)}.cl-meta dd{margin:0}
+.cl-meta div{display:flex;gap:8px;min-width:0}.cl-meta dt{color:var(--muted);flex:0 0 auto}
+.cl-meta dd{margin:0;min-width:0;overflow-wrap:anywhere}
+.cl-head{overflow-wrap:anywhere}
 .cl-count{display:inline-block;margin-right:8px;padding:0 6px;border:1px solid var(--line);border-radius:3px}
 .cl-count.ans-yes{border-color:var(--pass)}.cl-count.ans-no{border-color:var(--fail)}
 .cl-count.ans-to_confirm{border-color:var(--excepted)}
