@@ -29,6 +29,7 @@ import yaml
 
 from iryo_guard import DATA_DIR
 from iryo_guard.enrich import InputError, parse_date
+from iryo_guard.report._common import finding_summary
 
 CHECKLIST_DIR = DATA_DIR / "checklist"
 ORGANISATION_HOST = "_organisation"
@@ -256,18 +257,13 @@ def run_date(run):
     return moment.astimezone().date()
 
 
-def _summary(finding):
-    from iryo_guard.report._common import finding_summary
-    return finding_summary(finding)
-
-
 def _record(finding):
     recorded = ((finding.get("evidence") or {}).get("recorded") if isinstance(finding.get("evidence"), dict)
                 else None) or {}
     return {k: recorded.get(k) for k in ("evidence_ref", "confirmed_by", "last_confirmed") if recorded.get(k)}
 
 
-def _target_item(key, declared, bounds, edition):
+def _target_item(declared, bounds, edition):
     """目標日 of one item from the dates the sheet's hosts declare: (date or None, note or None)."""
     dates = sorted(set(declared))
     if not dates:
@@ -293,7 +289,7 @@ def answer_item(mapping, hosts, index, organisation, known_checks):
         for check_id in mapping["checks"]:
             for finding in index.get((host, check_id), []):
                 rows.append({"check": check_id, "target": finding.get("target"), "status": finding.get("status"),
-                             "summary": _summary(finding)})
+                             "summary": finding_summary(finding)})
         if rows:
             host_rows.append({"host": host, "checks": rows})
         if any(row["status"] != "not_applicable" for row in rows):
@@ -332,14 +328,14 @@ def answer_item(mapping, hosts, index, organisation, known_checks):
             records.append({"check": check_id, "status": None, "summary": "not in this run"})
             unsure.append("evidence %s is not in this run's organisational items" % check_id)
             continue
-        status = finding.get("status")
-        records.append(dict({"check": check_id, "status": status, "summary": _summary(finding)}, **_record(finding)))
+        status, summary = finding.get("status"), finding_summary(finding)
+        records.append(dict({"check": check_id, "status": status, "summary": summary}, **_record(finding)))
         if status == "fail":
-            no.append("evidence %s: %s" % (check_id, _summary(finding)))
+            no.append("evidence %s: %s" % (check_id, summary))
         elif status == "manual":
             unsure.append("evidence %s is not recorded yet (iryo_evidence)" % check_id)
         elif status != "pass":
-            unsure.append("evidence %s is %s: %s" % (check_id, status, _summary(finding)))
+            unsure.append("evidence %s is %s: %s" % (check_id, status, summary))
     answer = "no" if no else "to_confirm" if unsure else "yes"
     return {"answer": answer, "reasons": no + unsure, "covered_hosts": covered, "hosts": host_rows,
             "unreported": unreported, "evidence": records}
@@ -358,7 +354,7 @@ def answer_sheet(edition, sheet, hosts, index, organisation, known_checks, input
         target, note = (None, None)
         if answered["answer"] == "no":
             # For いいえ only: the sheet asks for 「対策の実施にかかる…年度中の目標日」; never invented.
-            target, note = _target_item(item["key"], [d for d in declared if d], bounds, edition["edition"])
+            target, note = _target_item([d for d in declared if d], bounds, edition["edition"])
         text_ja = item["text_ja"]
         if sheet == "vendor" and item.get("vendor_text_ja"):
             text_ja = item["vendor_text_ja"]
