@@ -13,60 +13,11 @@ import glob
 import os
 
 from ansible.module_utils.iryo_findings import make_finding, some
-from ansible.module_utils.iryo_sockets import listening_sockets
+# The readers are shared with unneeded_services (module_utils/iryo_sockets.py): both see a host the same way.
+from ansible.module_utils.iryo_sockets import listening, running_units
 
 CHECK = "c10.isolation.host_class"
 CHECKS = (CHECK,)
-def socket_owners(proc="/proc"):
-    """inode -> set of (pid, comm) for every process whose fds we can read."""
-    owners = {}
-    for fd_dir in glob.glob(os.path.join(proc, "[0-9]*", "fd")):
-        pid = fd_dir.split(os.sep)[-2]
-        try:
-            names = os.listdir(fd_dir)
-        except OSError:
-            continue
-        comm = None
-        for name in names:
-            try:
-                target = os.readlink(os.path.join(fd_dir, name))
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                if comm is None:
-                    try:
-                        with open(os.path.join(proc, pid, "comm")) as handle:
-                            comm = handle.read().strip()
-                    except (IOError, OSError):
-                        comm = "?"
-                owners.setdefault(target[8:-1], set()).add((int(pid), comm))
-    return owners
-
-
-def listening(proc="/proc"):
-    found = listening_sockets(proc)
-    owners = socket_owners(proc)
-    out, seen = [], set()
-    for sock in found:
-        procs = sorted(owners.get(sock["inode"], ()))
-        entry = {"proto": sock["proto"], "address": sock["address"], "port": sock["port"],
-                 "processes": sorted({c for _, c in procs}), "pids": sorted({p for p, _ in procs})}
-        key = (entry["proto"], entry["address"], entry["port"])
-        if key not in seen:
-            seen.add(key)
-            out.append(entry)
-    return sorted(out, key=lambda e: (e["proto"], e["port"], e["address"]))
-
-
-def running_units(module):
-    systemctl = module.get_bin_path("systemctl")
-    if not systemctl:
-        return None
-    rc, out, _ = module.run_command([systemctl, "list-units", "--type=service", "--state=running", "--no-legend",
-                                     "--plain", "--no-pager"])
-    if rc != 0:
-        return None
-    return sorted(line.split()[0] for line in out.splitlines() if line.strip())
 
 
 def match_internal(services, sockets, units, processes):
