@@ -18,7 +18,10 @@ flagged INCOMPLETE instead of being timed as if it had done the work. Memory: pe
 every 0.1 s), so "flat in hosts" covers the forked workers too.
 Takes the lab lock (lab/.state/lab.lock; IRYO_LAB_LOCK_HELD=1 when the caller holds it) and puts
 the lab back to its default hosts afterwards (lab.py up --hosts 0) unless --keep-hosts.
-Prints figures and a Markdown table for docs/performance.md; asserts nothing.
+CPU: the controller's (user + system of ansible and every worker it forked, from wait4) and the lab hosts'
+(all lab containers together, from their cgroup): on this machine both share the same 2 cores, on a real
+fleet the hosts' share runs elsewhere. --env NAME=VALUE sets Ansible settings for the runs (experiments).
+Prints figures and Markdown tables for docs/performance.md; asserts nothing.
 """
 
 import argparse
@@ -39,6 +42,24 @@ BIN = REPO / ".venv" / "bin"
 INVENTORY = REPO / "inventory" / "lab"
 LOCK = REPO / "lab" / ".state" / "lab.lock"
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# CPU time of every lab container together (cgroup v1 cpuacct of podman's parent group; cgroup v2: its cpu.stat).
+HOSTS_CPU = (Path("/sys/fs/cgroup/cpuacct/libpod_parent/cpuacct.usage"),
+             Path("/sys/fs/cgroup/machine.slice/cpu.stat"))
+
+
+def hosts_cpu_seconds():
+    """CPU seconds the lab hosts (containers) have used so far, or None where it cannot be read."""
+    for path in HOSTS_CPU:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        if path.name == "cpuacct.usage":
+            return int(text) / 1e9
+        for line in text.splitlines():
+            if line.startswith("usage_usec "):
+                return int(line.split()[1]) / 1e6
+    return None
 
 
 def tree_rss(root_pid):
@@ -64,7 +85,9 @@ def tree_rss(root_pid):
 
 
 def measured(cmd, env, ok=(0, 2)):
-    """Run cmd; return (seconds, peak RSS of its largest process, peak RSS of its process tree)."""
+    """Run cmd; return (seconds, peak RSS of its largest process, peak RSS of its process tree,
+    controller CPU seconds (the command and every child it waited for), lab hosts' CPU seconds)."""
+    hosts_before = hosts_cpu_seconds()
     start = time.monotonic()
     proc = subprocess.Popen([str(c) for c in cmd], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -87,7 +110,9 @@ def measured(cmd, env, ok=(0, 2)):
     if proc.returncode not in ok:
         sys.exit("command failed (%d): %s\n%s" % (proc.returncode, " ".join(map(str, cmd)),
                                                   output.decode(errors="replace")[-3000:]))
-    return elapsed, usage.ru_maxrss * 1024, peak_tree[0]
+    hosts_after = hosts_cpu_seconds()
+    hosts = hosts_after - hosts_before if hosts_before is not None and hosts_after is not None else float("nan")
+    return elapsed, usage.ru_maxrss * 1024, peak_tree[0], usage.ru_utime + usage.ru_stime, hosts
 
 
 @contextlib.contextmanager
@@ -127,11 +152,14 @@ def main():
     parser.add_argument("--keep-hosts", action="store_true", help="leave the generic hosts running")
     parser.add_argument("--extra-vars", default=json.dumps({"c10_isolation_host_classes": ["internal"]}),
                         help="JSON extra variables for audit and nightly (default: a C.10 host class)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment for the runs, e.g. ANSIBLE_FORKS=8 (repeatable): settings experiments")
     args = parser.parse_args()
     reports = tempfile.mkdtemp(prefix="iryo-bench-")
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".ansible"),
                IRYO_REPORT_DIR=reports, IRYO_REPORT_COLOR="false", ANSIBLE_NOCOLOR="1",
                CONTAINERS_CONF=str(REPO / "lab" / "containers.conf"))
+    env.update(item.split("=", 1) for item in args.env)
     rows = []
     with lab_lock():
         lab_up(max(args.sizes))
@@ -154,15 +182,19 @@ def main():
                 row = {"hosts": size, "ping": median(pings, 0), "audit": median(audits, 0),
                        "nightly": median(nightlies, 0),
                        "audit_rss": max(s[1] for s in audits), "audit_tree": max(s[2] for s in audits),
+                       "audit_cpu": median(audits, 3), "audit_hosts_cpu": median(audits, 4),
+                       "ping_cpu": median(pings, 3), "ping_hosts_cpu": median(pings, 4),
                        "nightly_rss": max(s[1] for s in nightlies), "nightly_tree": max(s[2] for s in nightlies)}
                 row["incomplete"] = sorted(set(incomplete))
                 rows.append(row)
                 if incomplete:
                     print("INCOMPLETE nightly on %d hosts: missing %s" % (size, row["incomplete"][:10]), flush=True)
                 print("%2d hosts: ping %.2f s, audit %.2f s (%.2fx), no-op nightly %.2f s (%.2fx audit); "
-                      "largest process %.0f MB, process tree %.0f MB"
+                      "largest process %.0f MB, process tree %.0f MB; CPU: audit controller %.1f s + hosts %.1f s "
+                      "(ping %.1f + %.1f s)"
                       % (size, row["ping"], row["audit"], row["audit"] / row["ping"], row["nightly"],
-                         row["nightly"] / row["audit"], row["audit_rss"] / 2**20, row["audit_tree"] / 2**20),
+                         row["nightly"] / row["audit"], row["audit_rss"] / 2**20, row["audit_tree"] / 2**20,
+                         row["audit_cpu"], row["audit_hosts_cpu"], row["ping_cpu"], row["ping_hosts_cpu"]),
                       flush=True)
         finally:
             if not args.keep_hosts:
@@ -177,6 +209,14 @@ def main():
                  " (INCOMPLETE)" if r["incomplete"] else "", r["nightly"] / r["audit"],
                  r["audit_rss"] / 2**20, r["nightly_rss"] / 2**20, r["audit_tree"] / 2**20,
                  r["nightly_tree"] / 2**20))
+    print()
+    print("| hosts | audit CPU: controller | audit CPU: lab hosts | controller CPU per host | ping CPU: controller "
+          "/ hosts |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in rows:
+        print("| %d | %.1f s | %.1f s | %.2f s | %.1f / %.1f s |" % (
+            r["hosts"], r["audit_cpu"], r["audit_hosts_cpu"], r["audit_cpu"] / r["hosts"], r["ping_cpu"],
+            r["ping_hosts_cpu"]))
     print("\nmedian of %d runs each; reports in %s" % (args.repeat, reports))
 
 

@@ -99,6 +99,12 @@ options:
     description: Signatures older than this many hours make O(update_now) run.
     type: int
     default: 72
+  service_dropin:
+    description:
+      - The content the freshclam service's drop-in C(/etc/systemd/system/clamav-freshclam.service.d/iryo-guard.conf)
+        should have ("" for none). Only compared, never written - the result's C(needs) says whether the role's
+        tasks must write it. Unset, not compared.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -148,6 +154,14 @@ update:
   sample: {due: true, reason: the configuration changed, ran: true, rc: 0, updated: [hospital-local.hdb],
            cmd: [/usr/bin/freshclam, --stdout, --config-file=/etc/clamav/freshclam.conf, --update-db=custom],
            service_restarted: false}
+needs:
+  description:
+    - What the role's builtin tasks still have to do for freshclam to update from the mirror - C(packages)
+      (ClamAV not installed), C(dropin) (the service's drop-in differs from O(service_dropin)), C(service) (not
+      enabled and running). Empty when nothing is needed, so a nightly skips those tasks.
+  returned: always
+  type: list
+  elements: str
 findings:
   description: Findings in the iryo-guard schema.
   returned: always

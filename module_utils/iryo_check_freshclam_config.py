@@ -193,7 +193,28 @@ ARGUMENT_SPEC = dict(
     update_db=dict(type="list", elements="str", default=[]),
     database_dir=dict(type="path"),
     max_age_hours=dict(type="int", default=72),
+    service_dropin=dict(type="str"),
 )
+
+DROPIN = "/etc/systemd/system/clamav-freshclam.service.d/iryo-guard.conf"
+
+
+def service_needs(module, service, service_dropin):
+    """What the freshclam service still needs that a role's builtin tasks provide (packages aside): its
+    drop-in as wanted (`service_dropin`: the wanted content, "" for none, None when not judged) and being
+    enabled and running. The nightly then skips those tasks when nothing is needed."""
+    needs = []
+    if service_dropin is not None:
+        try:
+            with open(DROPIN) as handle:
+                current = handle.read()
+        except (IOError, OSError):
+            current = None
+        if (current or "") != service_dropin and not (current is None and service_dropin == ""):
+            needs.append("dropin")
+    if service.get("enabled") != "enabled" or service.get("active") != "active":
+        needs.append("service")
+    return needs
 MODULE_KWARGS = {}
 
 
@@ -265,10 +286,9 @@ def run_module(module):
                                summary="%s does not exist (freshclam not installed); required: freshclam updating "
                                        "from %s" % (path, some(mirrors + urls, 2) if mirrors or urls
                                                     else "the hospital mirror"))
-        if params["state"] == "enforced":
-            module.fail_json(msg="%s does not exist: install clamav-freshclam first" % path, findings=[finding])
+        # Not a failure: the role installs the packages when the call says it needs them, then calls again.
         module.exit_json(changed=False, configured={}, service=service_state(module), last_success=None,
-                         findings=[finding])
+                         findings=[finding], needs=["packages", "dropin", "service"])
     with open(path) as handle:
         current = handle.read()
 
@@ -341,5 +361,5 @@ def run_module(module):
     finding = mirror_finding(path, evidence, expected, problems_of(configured, mirrors, urls, remove_public),
                              bool(mirrors or urls), remove_public)
     module.exit_json(changed=changed, diff=diff, configured=configured, service=service, last_success=success,
-                     findings=[finding], **result)
+                     findings=[finding], needs=service_needs(module, service, params["service_dropin"]), **result)
 

@@ -66,7 +66,8 @@ def cycle(lab, tmp_path_factory):
         out["access"] = {host: client_access(lab, host) for host in TLS_HOSTS}
         yield out
     finally:
-        result = run([sys.executable, REPO / "lab" / "lab.py", "reset", *HOSTS], timeout=900)
+        # harden --tags c11 changes every lab host (the gateway too: IP forwarding): reset them all
+        result = run([sys.executable, REPO / "lab" / "lab.py", "reset", *HOSTS, "gateway"], timeout=900)
         assert result.returncode == 0, result.stderr
 
 
