@@ -839,6 +839,8 @@ def provision(host: Host) -> None:
     step("boot")
     exec_in(host, "/usr/local/sbin/iryo-lab-role", host.role, timeout=300)
     step("role")
+    seed_checklist(host)
+    step("checklist seeds")
     if host.ssh_port:
         wait_for_ssh(host)
         step("ssh")
@@ -849,6 +851,119 @@ def provision(host: Host) -> None:
                            % (host.name, tail(result.stdout + result.stderr)))
         step("apt-get update")
     log("%s: ready (%s)" % (host.name, ", ".join(timings)))
+
+
+# ---- checklist seeding (issue 14): accounts, a service, backups ----------------------------------
+
+# The inspection checklist's host items (docs/checklist-host-checks.md), seeded at `up` rather than in the image
+# so that every date is relative to the day the lab starts and the images need no rebuild. Each host runs its
+# part once (marker file); `lab.py reset HOST` re-creates the host and seeds it again.
+LEAVER_KEY = STATE / "leaver_ed25519"  # sato's key: tests show the lock stops key logins too
+CHECKLIST_MARKER = "/etc/iryo-lab/checklist-seeded"
+CHECKLIST_SEEDS = {
+    # A debug file server somebody started on the patient portal and never stopped: a unit, enabled, listening
+    # on every address (cl.services.unneeded).
+    "portal": r"""
+cat >/etc/systemd/system/portal-debug-http.service <<'UNIT'
+[Unit]
+Description=Portal debug file server (left running after the go-live tests)
+After=network.target
+
+[Service]
+User=www-data
+ExecStart=/usr/bin/python3 -m http.server 8080 --bind 0.0.0.0 --directory /var/www/portal
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now --quiet portal-debug-http.service
+""",
+    # The EHR's nightly database dumps stopped ten days ago (cl.backups.recent fails): the newest dump is 9 days
+    # old whatever day the lab starts.
+    "ehr": r"""
+install -d -m 0750 /var/backups/ehr
+for age in 11 10 9; do
+    dump=/var/backups/ehr/ehr-db-$(date -d "$age days ago" +%Y%m%d).sql.gz
+    printf -- '-- EHR database dump (lab)
+CREATE TABLE patients (id integer, name text);
+' | gzip -n >"$dump"
+    touch -d "$age days ago" "$dump"
+done
+""",
+    # files: three staff accounts and a working backup job.
+    # - tanaka: a password and a shell, declared nowhere (cl.accounts.unexpected);
+    # - sato: a leaver the inventory marks for removal, still with a password and a key (cl.accounts.removal_locked);
+    # - suzuki: declared, last logged in 200 days before `up`, password set 250 days before (cl.accounts.unused);
+    # - files-backup.service + .timer: a nightly tarball of /srv/files, run once now, so the backup is fresh.
+    "files": r"""
+leaver_key=$1
+for account in "tanaka:田中 一郎 (経理)" "sato:佐藤 花子 (2026 退職)" "suzuki:鈴木 次郎 (放射線科)"; do
+    name=${account%%:*}
+    useradd --create-home --shell /bin/bash --comment "${account#*:}" "$name"
+    # a random password nobody knows: what counts is that a usable hash is there
+    printf '%s:%s
+' "$name" "$(head -c 18 /dev/urandom | base64)" | chpasswd
+done
+install -d -m 0700 -o sato -g sato /home/sato/.ssh
+printf '%s
+' "$leaver_key" >/home/sato/.ssh/authorized_keys
+chown sato:sato /home/sato/.ssh/authorized_keys
+chmod 0600 /home/sato/.ssh/authorized_keys
+chage -d "$(date -d '250 days ago' +%F)" suzuki
+# suzuki's last login, as sshd writes it to lastlog: one 292-byte record per UID (x86_64 glibc layout)
+python3 - <<'PY'
+import pwd, struct, time
+uid = pwd.getpwnam("suzuki").pw_uid
+with open("/var/log/lastlog", "r+b") as handle:
+    handle.seek(uid * 292)
+    handle.write(struct.pack("=i32s256s", int(time.time()) - 200 * 86400, b"pts/0", b"192.168.10.23"))
+PY
+install -d -m 0755 /srv/files/share
+printf 'Monthly rota (lab)
+' >/srv/files/share/rota.txt
+install -d -m 0750 /var/backups/files
+cat >/etc/systemd/system/files-backup.service <<'UNIT'
+[Unit]
+Description=Nightly backup of the file shares (/srv/files) to /var/backups/files
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'tar -czf /var/backups/files/files-$(date +%%Y%%m%%dT%%H%%M%%S).tar.gz -C /srv files'
+ExecStartPost=/usr/bin/find /var/backups/files -name 'files-*.tar.gz' -mtime +7 -delete
+UNIT
+cat >/etc/systemd/system/files-backup.timer <<'UNIT'
+[Unit]
+Description=Nightly backup of the file shares
+
+[Timer]
+OnCalendar=*-*-* 02:00:00
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now --quiet files-backup.timer
+systemctl start files-backup.service
+""",
+}
+
+
+def ensure_leaver_key() -> None:
+    STATE.mkdir(parents=True, exist_ok=True)
+    if not LEAVER_KEY.exists():
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sato (leaver, lab)", "-f", LEAVER_KEY])
+    os.chmod(LEAVER_KEY, 0o600)
+
+
+def seed_checklist(host: Host) -> None:
+    script = CHECKLIST_SEEDS.get(host.role)
+    if not script:
+        return
+    guarded = "set -eu\n[ -e %s ] && exit 0\n%s\ntouch %s\n" % (CHECKLIST_MARKER, script, CHECKLIST_MARKER)
+    exec_in(host, "sh", "-c", guarded, "seed", LEAVER_KEY.with_suffix(".pub").read_text().strip(), timeout=120)
 
 
 def write_known_hosts(hosts: list[Host]) -> None:
@@ -863,7 +978,10 @@ def write_known_hosts(hosts: list[Host]) -> None:
 
 
 def check_login(host: Host) -> None:
-    run(["ssh", "-i", SSH_KEY, "-p", host.ssh_port, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+    # -tt: an interactive session, so sshd records the administrator's login in lastlog and wtmp as it does for a
+    # person at a terminal; the checklist's unused-account check then sees iryoadmin in use (Ansible's own logins
+    # have no terminal and leave no record).
+    run(["ssh", "-tt", "-n", "-i", SSH_KEY, "-p", host.ssh_port, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
          "-o", "UserKnownHostsFile=%s" % KNOWN_HOSTS, "-o", "StrictHostKeyChecking=yes",
          "-o", "ConnectTimeout=10", ADMIN_USER + "@127.0.0.1", "sudo", "-n", "true"], timeout=30)
 
@@ -982,6 +1100,7 @@ def cmd_up(args) -> None:
     with lab_lock():
         images = ensure_images()
         ensure_ssh_key()
+        ensure_leaver_key()
         ensure_pki()
         assemble_mirror(images)
         ensure_network()

@@ -25,10 +25,13 @@ LEGACY_TLS = {"c11.tls.protocol_versions", "c11.tls.cipher_suites",  # TLS 1.0/1
 # The portal is patient-facing, not a C.11 endpoint: the same weaknesses under C.10's TLS checks.
 PORTAL_TLS = {check.replace("c11.", "c10.") for check in LEGACY_TLS}
 KEYS = {"c13.keys.permissions"}  # the TLS server keys are world-readable
+# The inspection checklist's host items (clause CL, lab.py's checklist seeds): a debug server on the portal, the
+# EHR's stale dumps, and on files an undeclared login account, an unused one and a leaver not locked.
 SEEDED_FAILURES = {
-    "portal": EVERY_HOST | PORTAL_TLS | KEYS,
-    "ehr": EVERY_HOST | LEGACY_TLS | KEYS | {"c11.tls.client_auth"},  # mhlw-c11 wants client certificates
-    "files": EVERY_HOST,
+    "portal": EVERY_HOST | PORTAL_TLS | KEYS | {"cl.services.unneeded"},
+    "ehr": EVERY_HOST | LEGACY_TLS | KEYS | {"c11.tls.client_auth",  # mhlw-c11 wants client certificates
+                                            "cl.backups.recent"},
+    "files": EVERY_HOST | {"cl.accounts.unexpected", "cl.accounts.unused", "cl.accounts.removal_locked"},
     "gateway": EVERY_HOST,
     "_organisation": {"c09.contracts.evidence"},  # the carrier's confirmation is from 2024-04-01
 }
@@ -88,7 +91,8 @@ def test_report_files_and_matrix(audit):
     for host in AUDITED:
         keys = "fail" if host in ("portal", "ehr") else "not_applicable"  # only they hold private keys
         assert report["matrix"][host] == {"C.10": "fail", "C.11": "fail", "C.12": "fail", "C.13": keys,
-                                          "D.1": "fail", "D.2": "fail"}
+                                          "D.1": "fail", "D.2": "fail",
+                                          "CL": "pass" if host == "gateway" else "fail"}  # SEEDED_FAILURES
     organisation = dict(report["matrix"]["_organisation"])
     assert organisation.pop("C.9") == "fail" and set(organisation.values()) == {"manual"}
     organisation = report["matrix"]["_organisation"]
