@@ -101,7 +101,7 @@ def test_a_fresh_backup_passes_as_find_sees_it(tmp_path):
     newest = artefact(folder, "files-new.tar.gz", 2)
     assert younger_per_find(folder, 26) == [str(newest)]
     finding = adhoc(tmp_path, {"paths": [str(folder)], "max_age_hours": 26})
-    said(finding, "pass", "newest backup %s is 2 hours old" % newest, "required: younger than 26 hours")
+    said(finding, "pass", "newest backup %s is 2.0 hours old" % newest, "required: younger than 26 hours")
     assert finding["evidence"]["newest"]["path"] == str(newest)
 
 
@@ -111,7 +111,7 @@ def test_a_stale_backup_fails_as_find_sees_it(tmp_path):
         artefact(folder, "ehr-db-%d.sql.gz" % days, days * 24)
     assert younger_per_find(folder, 26) == []
     finding = adhoc(tmp_path, {"paths": [str(folder / "*.sql.gz")], "max_age_hours": 26})
-    said(finding, "fail", "ehr-db-9.sql.gz is 9 days old", "required: a backup younger than 26 hours")
+    said(finding, "fail", "ehr-db-9.sql.gz is 216.0 hours old (9 days)", "required: a backup younger than 26 hours")
     assert "fix the backup job" in finding["remediation"].lower() and finding["fixable"] is False
 
 
@@ -121,7 +121,7 @@ def test_an_empty_artefact_is_no_backup(tmp_path):
     older = artefact(folder, "dump-last-week.sql.gz", 7 * 24)
     assert younger_per_find(folder, 26) == []
     finding = adhoc(tmp_path, {"paths": [str(folder / "*.sql.gz")]})
-    said(finding, "fail", "%s is 7 days old" % older)
+    said(finding, "fail", "%s is 168.0 hours old (7 days)" % older)
     assert finding["evidence"]["skipped_smaller_than_min_size"] == 1
 
 
@@ -142,7 +142,7 @@ def test_a_folder_is_walked_and_the_walk_is_bounded(tmp_path):
 def test_the_jobs_last_success_counts_through_its_timer(tmp_path):
     bin_dir = systemctl_stand_in(tmp_path, exit_hours_ago=3)
     finding = adhoc(tmp_path, {"systemd_unit": "files-backup.timer"}, bin_dir)
-    said(finding, "pass", "files-backup.service last succeeded 3 hours ago")
+    said(finding, "pass", "the last run of files-backup.service succeeded and is 3.0 hours old")
     assert finding["evidence"]["job"]["timer"] == "files-backup.timer"
     assert finding["evidence"]["job"]["last_exit"] == "Fri 2026-12-04 16:55:58 UTC"  # as systemctl printed it
 
@@ -150,11 +150,11 @@ def test_the_jobs_last_success_counts_through_its_timer(tmp_path):
 def test_a_job_that_succeeded_too_long_ago_or_failed_fails(tmp_path):
     bin_dir = systemctl_stand_in(tmp_path / "old", exit_hours_ago=30)
     said(adhoc(tmp_path, {"systemd_unit": "files-backup.service"}, bin_dir), "fail",
-         "files-backup.service last succeeded 30 hours ago")
+         "the last run of files-backup.service succeeded and is 30.0 hours old")
     bin_dir = systemctl_stand_in(tmp_path / "failed", result="exit-code", status="2", active="failed",
                                  exit_hours_ago=1)
     said(adhoc(tmp_path, {"systemd_unit": "files-backup.service"}, bin_dir), "fail",
-         "the last run of files-backup.service failed (Result exit-code, exit status 2)")
+         "the last run of files-backup.service failed (Result exit-code, exit status 2) and is 1.0 hours old")
     bin_dir = systemctl_stand_in(tmp_path / "missing", load="not-found", exit_hours_ago=None)
     said(adhoc(tmp_path, {"systemd_unit": "files-backup.service"}, bin_dir), "fail",
          "backup job files-backup.service is not installed")
@@ -176,7 +176,7 @@ def test_both_sources_declared_both_must_be_recent(tmp_path):
     artefact(folder, "files.tar.gz", 40)
     bin_dir = systemctl_stand_in(tmp_path, exit_hours_ago=1)
     finding = adhoc(tmp_path, {"paths": [str(folder)], "systemd_unit": "files-backup.timer"}, bin_dir)
-    said(finding, "fail", "files.tar.gz is 40 hours old", "files-backup.service last succeeded 1 hours ago")
+    said(finding, "fail", "files.tar.gz is 40.0 hours old", "files-backup.service succeeded and is 1.0 hours old")
 
 
 @pytest.mark.parametrize("hours", [25, 27])
