@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from iryo_guard import DATA_DIR
+from iryo_guard import DATA_DIR, load_yaml
 from iryo_guard.schema import SEVERITIES
 
 DEFAULT_CATALOG = DATA_DIR / "catalog" / "mhlw-5.2-6.11.yml"
@@ -131,7 +131,7 @@ def parse_catalog(data, source="catalog"):
 def load_catalog(path=DEFAULT_CATALOG):
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogError("cannot read clause catalog %s: %s" % (path, exc)) from exc
     return parse_catalog(data, source=str(path))

@@ -4,12 +4,11 @@ import datetime
 import os
 from functools import lru_cache
 
-import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from iryo_guard import REPO_ROOT
+from iryo_guard import REPO_ROOT, load_yaml
 from iryo_guard.maintenance import WindowError, next_opening
 
 from iryo_guard.catalog import ORGANISATION_HOST, load_catalog
@@ -30,7 +29,7 @@ def role_argument_specs():
     """{role: options of its `main` entry point} for every role with meta/argument_specs.yml."""
     specs = {}
     for path in sorted((REPO_ROOT / "roles").glob("*/meta/argument_specs.yml")):
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml(path.read_text(encoding="utf-8")) or {}
         options = ((document.get("argument_specs") or {}).get("main") or {}).get("options")
         if options:
             specs[path.parent.parent.name] = options

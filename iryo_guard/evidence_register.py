@@ -21,9 +21,8 @@ field is a finding, because an incomplete register is exactly what the audit mus
 
 import datetime
 
-import yaml
 
-from iryo_guard import DATA_DIR
+from iryo_guard import DATA_DIR, load_yaml
 from iryo_guard.enrich import InputError, parse_date
 from iryo_guard.schema import make_finding, some
 
@@ -37,7 +36,7 @@ EVIDENCE_OPTIONAL = ("summary",)
 
 
 def default_max_age_months():
-    data = yaml.safe_load((DATA_DIR / "thresholds.yml").read_text(encoding="utf-8"))
+    data = load_yaml((DATA_DIR / "thresholds.yml").read_text(encoding="utf-8"))
     return int(data["organisation"]["evidence_max_age_months"]["value"])
 
 

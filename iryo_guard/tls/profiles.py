@@ -8,9 +8,8 @@ is merged inside a key.
 
 from functools import lru_cache
 
-import yaml
 
-from iryo_guard import DATA_DIR
+from iryo_guard import DATA_DIR, load_yaml
 from iryo_guard.tls.ciphers import VERSIONS
 
 PROFILES_FILE = DATA_DIR / "tls_profiles.yml"
@@ -133,7 +132,7 @@ def parse_profiles(document):
 @lru_cache(maxsize=4)
 def load_profiles(path=PROFILES_FILE):
     with open(path, encoding="utf-8") as handle:
-        return parse_profiles(yaml.safe_load(handle))
+        return parse_profiles(load_yaml(handle.read()))
 
 
 def get_profile(profile_id, path=PROFILES_FILE):

@@ -69,6 +69,16 @@ class CallbackModule(CallbackBase):
             load_edition(known_checks=self._catalog.checks)
         except ChecklistError:
             pass  # the input play refuses the run, naming the broken item
+        # Likewise every role's argument spec and the TLS profiles: Ansible forks a worker per task and host,
+        # and a cache filled here, in the main process, is what every worker starts with (measured: the
+        # input play's validation spent most of its controller time re-reading these files per host).
+        from iryo_guard.controller_actions import role_argument_specs
+        from iryo_guard.tls.profiles import ProfileError, load_profiles
+        role_argument_specs()
+        try:
+            load_profiles()
+        except ProfileError:
+            pass  # the C.11 role and tls_probe refuse the run, naming the problem
         self._modules = {c["module"] for c in self._catalog.checks.values() if c.get("module")}
         self._findings = []
         self._hosts = {}  # name -> {name, groups, reachable}
