@@ -12,6 +12,12 @@ from iryo_guard.schema import SEVERITIES
 DEFAULT_CATALOG = DATA_DIR / "catalog" / "mhlw-5.2-6.11.yml"
 CONFIDENCES = ("confirmed", "secondary", "unconfirmed")
 CHECK_KINDS = ("automated", "manual")
+# What enforcing a check can do to a running host (the catalog's `disruption`), mildest first; each is also the
+# tag disruption_<level> on every role task that can cause it (docs/switches-and-tags.md).
+DISRUPTION_LEVELS = ("none", "config", "service_reload", "package_install", "firewall", "reboot")
+DISRUPTION_TAG = "disruption_"
+# One variable per implemented automated check turns it off: iryo_check_<id with dots as underscores>.
+SWITCH_PREFIX = "iryo_check_"
 # Pseudo-host that carries organisational findings (contracts, policies, explanations).
 ORGANISATION_HOST = "_organisation"
 
@@ -44,6 +50,39 @@ class Catalog:
     def clause_ids(self):
         return [c["id"] for c in self.clauses]
 
+    def switchable_checks(self):
+        """Implemented automated checks, in catalog order: each has a switch and a disruption level."""
+        return [c for c in self.checks.values() if c["kind"] == "automated" and not c.get("planned")]
+
+    def switches(self):
+        """{switch variable: check id} for every implemented automated check."""
+        return dict((switch_name(c["id"]), c["id"]) for c in self.switchable_checks())
+
+    def disruption(self, check_id):
+        """The levels enforcing the check can cause, as a tuple in DISRUPTION_LEVELS order."""
+        return _levels(self.check(check_id).get("disruption", "none"))
+
+    def task_tags(self, check_ids, modules=None):
+        """The tags a role task declaring `check_ids` must carry, in a fixed order: the clause tag of each check
+        (c10, c11, ...), the check ids, then disruption_<level> for every level the task can cause.
+
+        `modules`: the check modules the task calls (a check module or clause module task); a check its module
+        only reports (enforced_by_module false) or that is not one of theirs counts as `none` for that task.
+        None: a builtin task (copy, apt, reboot, ...), which enforces the checks it declares."""
+        order = list(self.checks)
+        ids = sorted(set(check_ids), key=order.index)
+        clauses, levels = [], set()
+        for check_id in ids:
+            clause_tag = check_prefix(self.check(check_id)["clause"]).rstrip(".")
+            if clause_tag not in clauses:
+                clauses.append(clause_tag)
+            check = self.check(check_id)
+            if modules is not None and (check.get("module") not in modules or not self.enforced_by_module(check_id)):
+                levels.add("none")
+            else:
+                levels.update(self.disruption(check_id))
+        return clauses + ids + [DISRUPTION_TAG + level for level in DISRUPTION_LEVELS if level in levels]
+
     def enforced_by_module(self, check_id):
         """False for a check its module only reports (enforcing that module changes something else): a run
         with --tags naming only such checks must not make the module enforce."""
@@ -56,6 +95,40 @@ class Catalog:
         (fail safe: a new check stays out of the nightly until somebody decides it is safe)."""
         check = self.check(check_id)
         return check["kind"] == "automated" and check.get("unattended") is True
+
+
+def switch_name(check_id):
+    """c10.firewall.default_drop -> iryo_check_c10_firewall_default_drop (the check's on/off variable)."""
+    return SWITCH_PREFIX + check_id.replace(".", "_")
+
+
+def _levels(value):
+    values = [value] if isinstance(value, str) else list(value or [])
+    return tuple(level for level in DISRUPTION_LEVELS if level in values)
+
+
+def _validate_disruption(check, where):
+    implemented = check["kind"] == "automated" and not check.get("planned")
+    if "disruption" not in check:
+        if implemented:
+            raise CatalogError("%s: an implemented automated check needs `disruption` (one of %s, or a list)"
+                               % (where, ", ".join(DISRUPTION_LEVELS)))
+        return
+    if check["kind"] != "automated":
+        raise CatalogError("%s: only automated checks carry `disruption` (manual ones are never enforced)" % where)
+    value = check["disruption"]
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise CatalogError("%s: disruption must be a level or a non-empty list of levels, not %r" % (where, value))
+    unknown = [v for v in values if v not in DISRUPTION_LEVELS]
+    if unknown:
+        raise CatalogError("%s: disruption %s not one of %s" % (where, ", ".join(map(repr, unknown)),
+                                                                 ", ".join(DISRUPTION_LEVELS)))
+    if "none" in values and len(values) > 1:
+        raise CatalogError("%s: disruption none cannot be combined with other levels" % where)
+    for key in ("switch_option", "role_switch"):
+        if key in check and not (isinstance(check[key], str) and check[key].isidentifier()):
+            raise CatalogError("%s: %s must be a variable or option name, not %r" % (where, key, check[key]))
 
 
 def _require(mapping, keys, where):
@@ -82,6 +155,7 @@ def _validate_check(check, clause_id):
             raise CatalogError("%s: unattended must be true or false, not %r" % (where, check["unattended"]))
     if "enforced_by_module" in check and not isinstance(check["enforced_by_module"], bool):
         raise CatalogError("%s: enforced_by_module must be true or false" % where)
+    _validate_disruption(check, where)
     prefix = check_prefix(clause_id)
     if not check["id"].startswith(prefix):
         raise CatalogError("%s: id must start with %r" % (where, prefix))
@@ -124,6 +198,13 @@ def parse_catalog(data, source="catalog"):
             if check["id"] in checks:
                 raise CatalogError("%s: check %r appears twice" % (source, check["id"]))
             checks[check["id"]] = dict(check, clause=clause["id"])
+    names = {}
+    for check_id, check in checks.items():
+        if check["kind"] == "automated" and not check.get("planned"):
+            other = names.setdefault(switch_name(check_id), check_id)
+            if other != check_id:  # c10.a_b.c and c10.a.b_c would share one variable
+                raise CatalogError("%s: checks %r and %r would share the switch %s"
+                                   % (source, other, check_id, switch_name(check_id)))
     return Catalog(document=data["document"], clauses=tuple(data["clauses"]), checks=checks)
 
 

@@ -18,6 +18,7 @@ from iryo_guard.enrich import InputError, enrich, validate_exceptions
 from iryo_guard.evidence_register import (contracts_finding, manual_finding, max_age_months, validate_contracts,
                                           validate_evidence)
 from iryo_guard.report.output import current_report_html, current_verdicts
+from iryo_guard.switches import looks_like_switch, replace_switched_off, switch_problems, switched_off
 from iryo_guard.tls.inputs import endpoint_problems as tls_endpoint_problems
 
 
@@ -79,6 +80,17 @@ class ValidateInputsAction(ActionBase):
                 problems += ["role %s: %s" % (role, message) for message in checked.error_messages]
         return problems
 
+    def _switch_problems(self, task_vars):
+        """The check switches (iryo_check_<id>) the host is given: known names, boolean values."""
+        values = {}
+        for name in task_vars:
+            if looks_like_switch(name):
+                try:
+                    values[name] = self._value(task_vars, name)
+                except AnsibleError as exc:
+                    return ["%s cannot be evaluated: %s" % (name, exc.message)]
+        return switch_problems(load_catalog(), values)
+
     def _tls_and_window_problems(self, task_vars):
         problems = []
         if self._value(task_vars, "c11_tls_enabled", True):
@@ -111,7 +123,7 @@ class ValidateInputsAction(ActionBase):
                                                   load_edition(known_checks=catalog.checks), host)
         except (InputError, ChecklistError) as exc:
             return dict(result, failed=True, msg=str(exc))
-        problems = self._role_problems(task_vars)
+        problems = self._switch_problems(task_vars) or self._role_problems(task_vars)
         if not problems:
             try:
                 problems = self._tls_and_window_problems(task_vars)
@@ -146,6 +158,11 @@ class OrganisationAction(ActionBase):
         raw = [contracts_finding(contracts, months, host=ORGANISATION_HOST)]
         raw += [manual_finding(check, evidence.get(check["id"]), months, host=ORGANISATION_HOST)
                 for check in catalog.manual_checks()]
+        try:  # the one automated check here has a switch like every other (iryo_guard/switches.py)
+            off = switched_off([raw[0]["check"]], lambda name: value(name) if name in task_vars else True)
+        except ValueError as exc:
+            return dict(result, failed=True, msg=str(exc))
+        raw = replace_switched_off(catalog, raw, off)
         return dict(result, changed=False, findings=enrich(raw, ORGANISATION_HOST, catalog))
 
 

@@ -114,7 +114,8 @@ def render_junit(report: dict) -> str:
                 elif status in ("manual", "not_applicable"):
                     counts["skipped"] += 1
                     msg = ("manual: evidence to be reviewed by an auditor: " + title if status == "manual"
-                           else "not applicable to this host")
+                           # a check switched off says so (skipped by configuration (iryo_check_... = false))
+                           else finding_summary(f) if f.get("skipped_by") else "not applicable to this host")
                     ET.SubElement(case, "skipped", message=_x(msg))
                 elif status == "excepted":
                     out = ET.SubElement(case, "system-out")

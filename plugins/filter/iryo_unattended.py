@@ -6,9 +6,10 @@
       ansible.builtin.systemd_service: {name: clamav-freshclam, enabled: true, state: started}
       when: c12_patches_antimalware_mode == 'enforce' and 'c12.antimalware.mirror_config' | iryo_may_enforce
 
-`iryo_may_enforce` reads the run's `iryo_unattended` (playbooks/nightly.yml sets it true) and the
-check's `unattended` mark in the clause catalog: true unless nobody is watching and the check is
-not marked safe. Check modules need nothing: iryo_guard.check_action does the same for them.
+`iryo_may_enforce` reads the check's switch (iryo_check_<id>, docs/switches-and-tags.md), the run's
+`iryo_unattended` (playbooks/nightly.yml sets it true) and the check's `unattended` mark in the clause
+catalog: true unless the check is switched off, or nobody is watching and the check is not marked safe.
+Check modules need nothing: iryo_guard.check_action does the same for them.
 `iryo_unattended_safe` is the bare catalog mark. See docs/operations.md.
 """
 
@@ -22,7 +23,7 @@ from jinja2 import pass_context  # noqa: E402
 
 import yaml  # noqa: E402
 
-from iryo_guard.catalog import load_catalog  # noqa: E402
+from iryo_guard.catalog import load_catalog, switch_name  # noqa: E402
 from iryo_guard.unattended import may_enforce  # noqa: E402
 
 
@@ -36,9 +37,11 @@ def iryo_unattended_safe(check_id):
 
 @pass_context
 def iryo_may_enforce(context, check_id):
-    """True unless this run is unattended (iryo_unattended) and the check is not unattended-safe."""
+    """True unless the check is switched off, or this run is unattended (iryo_unattended) and the check is not
+    unattended-safe."""
     try:
-        return may_enforce(load_catalog(), str(check_id), context.get("iryo_unattended"))
+        return may_enforce(load_catalog(), str(check_id), context.get("iryo_unattended"),
+                           context.get(switch_name(str(check_id))))
     except (KeyError, ValueError) as exc:
         raise AnsibleFilterError(str(exc)) from None
 

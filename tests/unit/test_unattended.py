@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from iryo_guard.catalog import CatalogError, load_catalog, parse_catalog
-from iryo_guard.unattended import checks_of_task, is_unattended, may_enforce, unsafe_checks
+from iryo_guard.unattended import declared_checks, is_unattended, may_enforce, undeclared, unsafe_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,12 +56,23 @@ def test_an_unmarked_check_is_not_safe():
     assert catalog.unattended_safe("c12.patches.security_pending") is False
 
 
-def test_task_names_select_the_checks_and_unknown_ones_are_unsafe():
+def test_the_declared_checks_are_the_tags_that_are_check_ids_and_unknown_ones_are_unsafe():
+    catalog = load_catalog()
     module = ["c12.patches.security_pending", "c12.patches.reboot_required", "c12.patches.os_eol"]
-    assert checks_of_task("C.12 | PATCH | c12.patches.security_pending | Install", module) \
-        == ["c12.patches.security_pending"]
-    assert checks_of_task("C.12 | AUDIT | c12.patches.* | everything", module) == sorted(module)
-    assert unsafe_checks(load_catalog(), ["c99.nothing.here", "c12.patches.os_eol"]) == ["c99.nothing.here"]
+    tags = ["c12", "c12.patches.os_eol", "c12.patches.security_pending", "disruption_package_install", "nightly"]
+    assert declared_checks(catalog, tags) == ["c12.patches.security_pending", "c12.patches.os_eol"]
+    assert undeclared(catalog, tags, module) == ["c12.patches.reboot_required"]
+    assert undeclared(catalog, [], module) == module
+    assert unsafe_checks(catalog, ["c99.nothing.here", "c12.patches.os_eol"]) == ["c99.nothing.here"]
+
+
+def test_the_task_name_is_never_read():
+    """checks_of_task parsed task names; nothing that reads them is left."""
+    import iryo_guard.check_action as check_action
+    import iryo_guard.unattended as unattended
+    for module in (unattended, check_action):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        assert "checks_of_task" not in source and "get_name" not in source, module.__name__
 
 
 def test_may_enforce():
@@ -73,6 +84,12 @@ def test_may_enforce():
         may_enforce(catalog, "c12.antimalware.mirrorconfig", True)  # a typo must not pass silently
     with pytest.raises(ValueError):
         is_unattended("sometimes")
+    # a switched-off check is never enforced, attended or not
+    assert may_enforce(catalog, "c11.tls.server_config", None, False) is False
+    assert may_enforce(catalog, "c11.tls.server_config", None, "false") is False
+    assert may_enforce(catalog, "c11.tls.server_config", None, True) is True
+    with pytest.raises(ValueError):
+        may_enforce(catalog, "c11.tls.server_config", None, "perhaps")
 
 
 PLAYBOOK = """
@@ -80,6 +97,7 @@ PLAYBOOK = """
   gather_facts: false
   tasks:
     - name: "C.11 | c11.tls.client_defaults | System-wide TLS client defaults (enforced)"
+      tags: "{{ task_tags }}"
       crypto_defaults:
         state: enforced
         backend: openssl
@@ -116,9 +134,13 @@ def openssl_conf(tmp_path):
     return conf
 
 
-def _play(tmp_path, conf, *extra):
+# The role's literal tags for this check (tools/catalog_sync.py): clause, check id, disruption level.
+DECLARED = '["c11", "c11.tls.client_defaults", "disruption_config"]'
+
+
+def _play(tmp_path, conf, *extra, tags=DECLARED):
     playbook = tmp_path / "p.yml"
-    playbook.write_text(PLAYBOOK)
+    playbook.write_text(PLAYBOOK.replace('"{{ task_tags }}"', tags))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), IRYO_REPORT_DIR=str(tmp_path / "reports"))
     result = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                              "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "conf=%s" % conf,
@@ -135,6 +157,17 @@ def test_unattended_run_holds_back_an_unsafe_check_and_its_builtin_tasks(tmp_pat
     assert openssl_conf.read_bytes() == before
     assert not (tmp_path / "marker").exists()
     assert "not marked unattended-safe" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("tags, held", [
+    ("[c11]", "crypto_defaults (no check id among the task's tags)"),  # the name names it: not enough
+    ("[c11, c11.tls.server_config]", "c11.tls.client_defaults (not declared in the task's tags)"),
+])
+def test_unattended_run_refuses_a_task_that_does_not_declare_its_checks(tmp_path, openssl_conf, tags, held):
+    before = openssl_conf.read_bytes()
+    out, _ = _play(tmp_path, openssl_conf, "-e", "iryo_unattended=true", tags=tags)
+    assert out == {"held_back": [held], "would_change": True, "changed": False}
+    assert openssl_conf.read_bytes() == before
 
 
 def test_attended_run_enforces_the_same_task(tmp_path, openssl_conf):
