@@ -195,7 +195,9 @@ class CheckAction(ActionBase):
         return self.unattended_hold_back(catalog, task_vars, off)
 
     def unattended_hold_back(self, catalog, task_vars, off=()):
-        """The checks this task must not enforce because nobody is watching ([] = go ahead)."""
+        """The checks this task must not enforce because nobody is watching ([] = go ahead). A call enforces
+        through ENFORCING_OPTIONS only (tests/unit/test_unattended.py holds every enforcing module to that), so a
+        read-only call (state audit, or a module without such an option) is never held back."""
         if not is_unattended(task_vars.get("iryo_unattended")) or not self._enforcing(self._task.args or {}):
             return []
         name = self._task.action.split(".")[-1]

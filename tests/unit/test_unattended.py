@@ -176,3 +176,19 @@ def test_attended_run_enforces_the_same_task(tmp_path, openssl_conf):
     assert out["held_back"] == [] and out["changed"] is True
     assert openssl_conf.read_bytes() != before
     assert (tmp_path / "marker").read_text() == "enforced\n"
+
+
+def test_every_enforcing_module_enforces_through_an_option_the_controller_recognises():
+    """CheckAction holds a task back (and tags make a module audit) through ENFORCING_OPTIONS (state / apply): a
+    module whose checks can change a host (catalog disruption other than none, enforced by it) must have one,
+    or an unattended run could not tell that it enforces."""
+    from iryo_guard.check_action import ENFORCING_OPTIONS
+    catalog = load_catalog()
+    modules = {c["module"] for c in catalog.switchable_checks()
+               if catalog.enforced_by_module(c["id"]) and catalog.disruption(c["id"]) != ("none",)}
+    assert {"patch_level", "nft_firewall", "sshd_hardening", "key_protection", "local_accounts"} <= modules
+    for module in sorted(modules):
+        source = "".join(path.read_text(encoding="utf-8") for path in (
+            ROOT / "library" / ("%s.py" % module), ROOT / "module_utils" / ("iryo_check_%s.py" % module))
+            if path.exists())
+        assert any('%s=dict(type="str"' % option in source for option in ENFORCING_OPTIONS), module
