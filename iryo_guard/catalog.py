@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from iryo_guard import DATA_DIR, load_yaml
-from iryo_guard.schema import SEVERITIES
+from . import DATA_DIR, load_yaml
+from .schema import SEVERITIES
 
 DEFAULT_CATALOG = DATA_DIR / "catalog" / "mhlw-5.2-6.11.yml"
 CONFIDENCES = ("confirmed", "secondary", "unconfirmed")

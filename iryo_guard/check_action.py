@@ -26,11 +26,11 @@ work in the controller process instead of sending a module; everything else stay
 
 from ansible.plugins.action import ActionBase
 
-from iryo_guard.catalog import DISRUPTION_TAG, check_prefix, load_catalog, switch_name
-from iryo_guard.enrich import InputError, enrich, validate_exceptions
-from iryo_guard.schema import FindingError, error_finding, fit_summary
-from iryo_guard.switches import replace_switched_off, switched_off
-from iryo_guard.unattended import declared_checks, is_unattended, undeclared, unsafe_checks
+from .catalog import DISRUPTION_TAG, check_prefix, load_catalog, switch_name
+from .enrich import InputError, enrich, validate_exceptions
+from .schema import FindingError, error_finding, fit_summary
+from .switches import replace_switched_off, switched_off
+from .unattended import declared_checks, is_unattended, undeclared, unsafe_checks
 
 
 def reason_line(module_result):

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import yaml
 
-from iryo_guard import DATA_DIR
-from iryo_guard.enrich import InputError, parse_date
-from iryo_guard.report._common import finding_summary
+from . import DATA_DIR
+from .enrich import InputError, parse_date
+from .report._common import finding_summary
 
 CHECKLIST_DIR = DATA_DIR / "checklist"
 ORGANISATION_HOST = "_organisation"
@@ -209,7 +209,7 @@ def load_edition(edition_id=None, known_checks=None, directory=CHECKLIST_DIR):
     if edition_id not in paths:
         raise ChecklistError("no checklist edition %r in %s (have: %s)" % (edition_id, directory, ", ".join(paths)))
     if known_checks is None:
-        from iryo_guard.catalog import load_catalog
+        from .catalog import load_catalog
         known_checks = load_catalog().checks
     return parse_edition(_read(paths[edition_id]), known_checks, source=str(paths[edition_id]))
 

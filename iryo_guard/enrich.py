@@ -8,7 +8,7 @@ inventory declares. Doing this in one place keeps every check's output identical
 import datetime
 import fnmatch
 
-from iryo_guard.schema import FindingError, validate_finding
+from .schema import FindingError, validate_finding
 
 EXCEPTION_FIELDS = ("check", "reason", "approver", "expires")
 

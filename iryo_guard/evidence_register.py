@@ -22,9 +22,9 @@ field is a finding, because an incomplete register is exactly what the audit mus
 import datetime
 
 
-from iryo_guard import DATA_DIR, load_yaml
-from iryo_guard.enrich import InputError, parse_date
-from iryo_guard.schema import make_finding, some
+from . import DATA_DIR, load_yaml
+from .enrich import InputError, parse_date
+from .schema import make_finding, some
 
 CONTRACT_CHECK = "c09.contracts.evidence"
 CONTRACT_FIELDS = ("provider", "service", "threat_responsibility_scope", "availability_sla", "last_confirmed",

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from iryo_guard.catalog import ORGANISATION_HOST
+from .catalog import ORGANISATION_HOST
 
 HISTORY_FILE = "history.jsonl"
 HISTORY_VERSION = 1

@@ -1,14 +1,15 @@
 """The findings schema, shared with the modules.
 
 module_utils/iryo_findings.py is the single definition; modules import it through
-AnsiballZ as ansible.module_utils.iryo_findings, controller code through this bridge.
+AnsiballZ (as ansible.module_utils.iryo_findings in the checkout, as the collection's module_utils in the built
+collection), controller code through this bridge, which loads the file by path in either layout.
 """
 
 import importlib.util
 
-from iryo_guard import REPO_ROOT
+from . import MODULE_UTILS_DIR
 
-_PATH = REPO_ROOT / "module_utils" / "iryo_findings.py"
+_PATH = MODULE_UTILS_DIR / "iryo_findings.py"
 _spec = importlib.util.spec_from_file_location("iryo_findings", _PATH)
 _findings = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_findings)

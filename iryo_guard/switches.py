@@ -15,8 +15,8 @@ from difflib import get_close_matches
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from iryo_guard.catalog import SWITCH_PREFIX, switch_name
-from iryo_guard.schema import make_finding
+from .catalog import SWITCH_PREFIX, switch_name
+from .schema import make_finding
 
 # The finding's target: what was looked at is the run's configuration, not the host.
 SKIPPED_TARGET = "configuration"

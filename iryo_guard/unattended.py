@@ -14,8 +14,8 @@ unattended. A new check is a catalog entry with its mark plus its module: nothin
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from iryo_guard.catalog import switch_name
-from iryo_guard.switches import switch_value
+from .catalog import switch_name
+from .switches import switch_value
 
 
 def is_unattended(value):

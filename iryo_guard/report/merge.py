@@ -24,9 +24,9 @@ import os
 import sys
 from pathlib import Path
 
-from iryo_guard.catalog import ORGANISATION_HOST, Catalog
-from iryo_guard.report.model import build_report, iso, utc_now
-from iryo_guard.schema import STATUSES
+from ..catalog import ORGANISATION_HOST, Catalog
+from .model import build_report, iso, utc_now
+from ..schema import STATUSES
 
 GENERATOR = "iryo-guard"
 # What a finding's result is, for two parts that report the same host: the verdict and the sentence
@@ -392,9 +392,9 @@ def merge_files(out_dir, paths, out=None, err=None):
         raise MergeError("%s already holds a report.json; merge into a new folder" % out_dir)
     parts = [load_part(path, str(path)) for path in paths]
     report = merge_reports(parts)
-    from iryo_guard import notify
-    from iryo_guard.report.output import write_reports
-    from iryo_guard.report.terminal import render_table
+    from .. import notify
+    from .output import write_reports
+    from .terminal import render_table
     out_dir.mkdir(parents=True, exist_ok=True)
     written = write_reports(report, out_dir.resolve().parent, out_dir.resolve())
     out.write(render_table(report, color=_colour(out), report_path=written["html"]))

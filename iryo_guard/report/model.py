@@ -10,8 +10,8 @@ import os
 import socket
 from pathlib import Path
 
-from iryo_guard.catalog import ORGANISATION_HOST
-from iryo_guard.schema import SCHEMA_VERSION, STATUSES, cell_status, error_finding
+from ..catalog import ORGANISATION_HOST
+from ..schema import SCHEMA_VERSION, STATUSES, cell_status, error_finding
 
 
 def utc_now():
@@ -72,7 +72,7 @@ def checklist_block(findings, hosts, clauses, run, checklist=None):
     """The report's `checklist` (iryo_guard.checklist.build_checklist), or {"error": why} when it cannot be
     answered: a broken edition file must not cost the run its report, and the error is shown where the sheet
     would be. checklist: {"hosts": {host: {vendor, targets}}, "edition": id or None} (the input play's values)."""
-    from iryo_guard.checklist import ChecklistError, build_checklist
+    from ..checklist import ChecklistError, build_checklist
     checklist = checklist or {}
     try:
         return build_checklist(findings, hosts, clauses, run, checklist.get("hosts"), checklist.get("edition"))

@@ -3,11 +3,11 @@
 import os
 from pathlib import Path
 
-from iryo_guard import history
-from iryo_guard.report._common import clause_ids
-from iryo_guard.report.html import render_html
-from iryo_guard.report.junit import render_junit
-from iryo_guard.report.model import write_json
+from .. import history
+from ._common import clause_ids
+from .html import render_html
+from .junit import render_junit
+from .model import write_json
 
 
 def _write_text(path, text):

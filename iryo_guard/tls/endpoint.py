@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from iryo_guard.tls.hello import ProbeFailure
-from iryo_guard.tls.probe import ProbeRequest, probe
-from iryo_guard.tls.profiles import get_profile, profile_ids
-from iryo_guard.tls.verdict import CLAUSE_PREFIXES, error_findings, evaluate, profile_allowed
+from .hello import ProbeFailure
+from .probe import ProbeRequest, probe
+from .profiles import get_profile, profile_ids
+from .verdict import CLAUSE_PREFIXES, error_findings, evaluate, profile_allowed
 
 PARALLEL = 8  # endpoints of one host probed at once (each probe runs its own bounded thread pool)
 

@@ -33,7 +33,7 @@ from tlslite.extensions import (
 from tlslite.messages import ClientHello, ServerHello, ServerHello2
 from tlslite.utils.codec import Parser
 
-from iryo_guard.tls.ciphers import VERSION_NAME, WIRE_VERSION
+from .ciphers import VERSION_NAME, WIRE_VERSION
 
 MAX_RECORD = 2 ** 14 + 2048   # TLSCiphertext limit (RFC 5246 §6.2.3); anything larger is not TLS
 MAX_FLIGHT = 256 * 1024       # a first flight with a long chain is ~10 KiB; more means something is wrong

@@ -7,10 +7,10 @@ and by the C.11 role through the filters of plugins/filter/iryo.py.
 import datetime
 import fnmatch
 
-from iryo_guard.catalog import load_catalog
-from iryo_guard.enrich import validate_exceptions
-from iryo_guard.tls.profiles import get_profile
-from iryo_guard.tls.verdict import profile_allowed
+from ..catalog import load_catalog
+from ..enrich import validate_exceptions
+from .profiles import get_profile
+from .verdict import profile_allowed
 
 FALLBACK_CHECK = "c11.tls.protocol_versions"
 PROFILE_VALUES = ("protocols", "tls13_suites", "tls12_suites", "groups", "min_dh_bits", "client_auth")

@@ -25,10 +25,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from iryo_guard.tls import ciphers
-from iryo_guard.tls.certs import certificate_facts, client_certificate_facts
-from iryo_guard.tls.hello import Ahead, Budget, ProbeFailure, client_hello, exchange, exchange_ssl2, resolve
-from iryo_guard.tls.session import AUTH_ALERTS, SessionResult, run_session
+from . import ciphers
+from .certs import certificate_facts, client_certificate_facts
+from .hello import Ahead, Budget, ProbeFailure, client_hello, exchange, exchange_ssl2, resolve
+from .session import AUTH_ALERTS, SessionResult, run_session
 
 LEGACY_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2")
 ALL_GROUPS = ciphers.EC_GROUPS + ciphers.FF_GROUPS + ciphers.KEM_GROUPS

@@ -9,8 +9,8 @@ is merged inside a key.
 from functools import lru_cache
 
 
-from iryo_guard import DATA_DIR, load_yaml
-from iryo_guard.tls.ciphers import VERSIONS
+from .. import DATA_DIR, load_yaml
+from .ciphers import VERSIONS
 
 PROFILES_FILE = DATA_DIR / "tls_profiles.yml"
 META_KEYS = ("title_ja", "title_en", "document", "extends")

@@ -15,8 +15,8 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from iryo_guard.tls import certrequest
-from iryo_guard.tls.hello import ALERTS, ProbeFailure, connect
+from . import certrequest
+from .hello import ALERTS, ProbeFailure, connect
 
 CIPHERS = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
 HTTP_LIMIT = 64 * 1024

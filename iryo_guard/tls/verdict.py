@@ -12,10 +12,10 @@ only: the C.11 role and tls_probe refuse others); a TLS endpoint outside C.11, e
 portal under C.10, as `c10.tls.*` against any profile. A CRYPTREC profile never yields a C.11 pass.
 """
 
-from iryo_guard.schema import error_finding, make_finding
-from iryo_guard.tls import ciphers
-from iryo_guard.tls.certs import STRENGTH_ERRORS
-from iryo_guard.tls.profiles import BASES, WEAK_CONFIDENCES
+from ..schema import error_finding, make_finding
+from . import ciphers
+from .certs import STRENGTH_ERRORS
+from .profiles import BASES, WEAK_CONFIDENCES
 
 CHECK_NAMES = ("protocol_versions", "cipher_suites", "key_exchange", "certificate", "client_auth")
 C11_PREFIX = "c11.tls"
