@@ -8,18 +8,19 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from iryo_guard import REPO_ROOT, load_yaml
-from iryo_guard.maintenance import WindowError, next_opening
+from . import REPO_ROOT, load_yaml
+from .maintenance import WindowError, next_opening
 
-from iryo_guard.catalog import ORGANISATION_HOST, load_catalog
-from iryo_guard.checklist import ChecklistError, load_edition
-from iryo_guard.checklist import validate_inputs as validate_checklist_inputs
-from iryo_guard.enrich import InputError, enrich, validate_exceptions
-from iryo_guard.evidence_register import (contracts_finding, manual_finding, max_age_months, validate_contracts,
-                                          validate_evidence)
-from iryo_guard.report.output import current_report_html, current_verdicts
-from iryo_guard.switches import looks_like_switch, replace_switched_off, switch_problems, switched_off
-from iryo_guard.tls.inputs import endpoint_problems as tls_endpoint_problems
+from .catalog import ORGANISATION_HOST, load_catalog
+from .checklist import ChecklistError, load_edition
+from .checklist import validate_inputs as validate_checklist_inputs
+from .enrich import InputError, enrich, validate_exceptions
+from .evidence_register import (contracts_finding, manual_finding, max_age_months, validate_contracts,
+                               validate_evidence)
+from .report.output import current_report_html, current_verdicts
+from .rollout import GROUP_VAR, RolloutError, group_problem, parse_serial
+from .switches import looks_like_switch, replace_switched_off, switch_problems, switched_off
+from .tls.inputs import endpoint_problems as tls_endpoint_problems
 
 
 _UNSET = object()
@@ -91,6 +92,27 @@ class ValidateInputsAction(ActionBase):
                     return ["%s cannot be evaluated: %s" % (name, exc.message)]
         return switch_problems(load_catalog(), values)
 
+    def _rollout_problems(self, task_vars):
+        """The rollout's inputs (docs/operations.md, "Rollout"): the host's redundancy group, the nightly's batches
+        (an extra variable, the same on every host), the health check's wait. Whether a group's members fit into
+        different batches depends on the hosts of the run: the input play's iryo_rollout_plan task decides that."""
+        host = task_vars.get("inventory_hostname", "?")
+        problems = []
+        problem = group_problem(self._value(task_vars, GROUP_VAR), host)
+        if problem:
+            problems.append(problem)
+        serial = self._value(task_vars, "iryo_nightly_serial")
+        if serial is not None:
+            try:
+                parse_serial(serial)
+            except RolloutError as exc:
+                problems.append(str(exc))
+        wait = self._value(task_vars, "iryo_nightly_health_wait")
+        if wait is not None and (isinstance(wait, bool) or not str(wait).strip().isdigit() or int(wait) > 3600):
+            problems.append("iryo_nightly_health_wait must be a whole number of seconds from 0 to 3600, not %r"
+                            % (wait,))
+        return problems
+
     def _tls_and_window_problems(self, task_vars):
         problems = []
         if self._value(task_vars, "c11_tls_enabled", True):
@@ -126,7 +148,7 @@ class ValidateInputsAction(ActionBase):
         problems = self._switch_problems(task_vars) or self._role_problems(task_vars)
         if not problems:
             try:
-                problems = self._tls_and_window_problems(task_vars)
+                problems = self._tls_and_window_problems(task_vars) + self._rollout_problems(task_vars)
             except AnsibleError as exc:
                 problems = [exc.message]
         if problems:

@@ -9,6 +9,7 @@ non-compliant with MHLW guideline 5.2 §6.11 (docs/lab.md lists hosts and seeded
     lab.py up [--hosts N]    start the lab (building missing images first), write inventory/lab/hosts.yml
     lab.py down              remove containers, network, mirror tree and hosts.yml (keeps images, cache)
     lab.py status            hosts, state, ports
+    lab.py broken-update publish|withdraw   a deliberately broken security update on the mirror (rollout test)
 
 Standard library only. Runs as root; needs podman (runc, netavark, aardvark-dns, iptables),
 mmdebstrap, dpkg, gnupg, openssl and openssh-client on the controller.
@@ -564,6 +565,131 @@ def assemble_mirror(images: dict[str, str]) -> None:
     os.chmod(MIRROR, 0o755)  # noqa: S103 - served read-only to the lab; holds no secrets
     stamp_file.write_text(stamp)
     log("mirror tree: %s" % MIRROR)
+
+
+# ---- a deliberately broken update (the nightly's rollout test) ---------------------------------
+# `lab.py broken-update publish` adds to every <codename>-security suite of the running mirror a newer `less`
+# (`+debNNu99lab2`) whose postinst does what a faulty vendor update does: it leaves the host's web server a
+# configuration it cannot load (an impossible TLS protocol) and restarts it, so the TLS server is down after the
+# upgrade. tests/integration/test_nightly_rollout_lab.py publishes it, lets the nightly install it on its first
+# host and expects the night to stop there. `withdraw` puts the mirror back. Both refresh the hosts' apt lists (as
+# the hospital's daily apt timer would). Not part of the MIRROR RECIPE: the cached trees never contain it; it
+# lives only in lab/.state/mirror, and any later `up` reassembles the mirror without it (the stamp is removed).
+
+BROKEN_PACKAGE = SECURITY_UPDATES[0]  # less: installed on every host, its security update pending on every host
+BROKEN_MARK = MIRROR / ".iryo-lab-broken-update"
+BROKEN_POSTINST = """# iryo-lab: a deliberately broken update (lab.py broken-update, docs/lab.md). Like a faulty
+# update of a package the web server depends on, it leaves the server a configuration it cannot load and
+# restarts it.
+if [ "$1" = configure ]; then
+  if [ -d /etc/nginx/conf.d ]; then
+    echo 'ssl_protocols TLSv9;  # iryo-lab broken update' > /etc/nginx/conf.d/zz-iryo-lab-broken-update.conf
+  fi
+  if [ -d /etc/apache2/conf-enabled ]; then
+    echo 'SSLProtocol TLSv9' > /etc/apache2/conf-enabled/zz-iryo-lab-broken-update.conf
+  fi
+  for unit in nginx.service apache2.service; do
+    systemctl try-restart "$unit" || true
+  done
+fi
+"""
+
+
+def read_stanzas(path: Path) -> list[str]:
+    text = path.read_text() if path.exists() else ""
+    return [s.strip("\n") + "\n" for s in text.split("\n\n") if s.strip()]
+
+
+def stanza_field(stanza: str, name: str) -> str | None:
+    match = re.search(r"(?m)^%s: ?(.*)$" % re.escape(name), stanza)
+    return match.group(1).strip() if match else None
+
+
+def rebuild_broken(deb: Path, version: str, out_dir: Path) -> Path:
+    """The package of `deb` under `version`, with BROKEN_POSTINST run first in its postinst."""
+    out = out_dir / deb_filename(BROKEN_PACKAGE, version, "amd64")
+    with tempfile.TemporaryDirectory(dir=BUILD_DIR) as tmp:
+        tree = Path(tmp) / "pkg"
+        run(["dpkg-deb", "--raw-extract", deb, tree], timeout=120)
+        control = tree / "DEBIAN" / "control"
+        control.write_text(re.sub(r"(?m)^Version: .*$", "Version: " + version, control.read_text()))
+        postinst = tree / "DEBIAN" / "postinst"
+        original = postinst.read_text() if postinst.exists() else "#!/bin/sh\nset -e\n"
+        shebang, _, rest = original.partition("\n")
+        postinst.write_text(shebang + "\n" + BROKEN_POSTINST + rest)
+        postinst.chmod(0o755)
+        run(["dpkg-deb", "-Zxz", "--build", tree, out], timeout=300)
+    return out
+
+
+def rewrite_packages(dist: Path, stanzas: list[str]) -> None:
+    """New Packages files for a suite. The mirror's are hard links into lab/.cache/repo: unlink, never write
+    through them."""
+    for folder in ("binary-amd64", "binary-all"):
+        for name in ("Packages", "Packages.gz"):
+            (dist / "main" / folder / name).unlink(missing_ok=True)
+    indexes: dict = {}
+    for stanza in stanzas:
+        indexes.setdefault(stanza_field(stanza, "Architecture"), []).append(stanza)
+    write_packages(dist, indexes)
+
+
+def publish_broken_update() -> list[str]:
+    """Add the broken `less` to every <codename>-security suite of the running mirror; [published versions]."""
+    if BROKEN_MARK.exists():
+        return json.loads(BROKEN_MARK.read_text())["versions"]
+    published = []
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        for codename in CODENAMES:
+            suite = next(s for s in suites(codename) if s["label"] == "Debian-Security")
+            dist = MIRROR / suite["archive"] / "dists" / suite["suite"]
+            packages = dist / "main" / "binary-amd64" / "Packages"
+            if not packages.exists():
+                continue
+            stanzas = read_stanzas(packages)
+            current = [s for s in stanzas if stanza_field(s, "Package") == BROKEN_PACKAGE]
+            if not current:
+                raise LabError("%s has no %s to break: is the lab's mirror up to date?" % (suite["suite"],
+                                                                                           BROKEN_PACKAGE))
+            version = stanza_field(current[0], "Version")
+            broken = re.sub(r"lab\d+$", "", version) + "lab2"
+            if run(["dpkg", "--compare-versions", broken, "gt", version], check=False).returncode != 0:
+                raise LabError("%s does not sort after %s" % (broken, version))
+            source = MIRROR / suite["archive"] / stanza_field(current[0], "Filename")
+            with tempfile.TemporaryDirectory(dir=BUILD_DIR) as tmp:
+                deb = rebuild_broken(source, broken, Path(tmp))
+                indexes: dict = {}
+                add_to_suite(MIRROR, suite["archive"], "pool/updates/main", deb, indexes)
+            rewrite_packages(dist, stanzas + [s for group in indexes.values() for s in group])
+            (dist / "Release").unlink(missing_ok=True)
+            (dist / "Release").write_text(release_text(codename, suite, dist))
+            sign_release(dist)
+            published.append("%s %s (%s)" % (BROKEN_PACKAGE, broken, suite["suite"]))
+    finally:
+        stop_gpg_agent()
+        # Whatever happened, the mirror no longer equals the cached trees: the next `up` reassembles it.
+        (MIRROR / ".iryo-lab-stamp").unlink(missing_ok=True)
+    for path in MIRROR.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    BROKEN_MARK.write_text(json.dumps({"versions": published}))
+    return published
+
+
+def refresh_apt_lists() -> list[str]:
+    """`apt-get update` on every running audited host (the hospital's daily apt timer); their names."""
+    refreshed = []
+    for container in lab_containers():
+        labels = container.get("Labels") or {}
+        if labels.get("iryo-lab.role") in (None, "mirror") or container.get("State") != "running":
+            continue
+        result = podman("exec", container["Names"][0], "apt-get", "update", "-q", "--error-on=any",
+                        timeout=APT_TIMEOUT, check=False)
+        if result.returncode != 0:
+            raise LabError("%s: apt-get update failed:\n%s" % (labels.get("iryo-lab.host"),
+                                                               tail(result.stdout + result.stderr)))
+        refreshed.append(labels.get("iryo-lab.host"))
+    return sorted(refreshed)
 
 
 # ---- controller-side secrets: SSH key and PKI --------------------------------------------------
@@ -1171,6 +1297,24 @@ def cmd_reset(args) -> None:
     cmd_up(args)
 
 
+def cmd_broken_update(args) -> None:
+    """Publish or withdraw the deliberately broken security update (docs/lab.md) and refresh the hosts' lists."""
+    check_podman()
+    if not MIRROR.exists() or not (MIRROR / "debian-security").exists():
+        raise LabError("the lab's mirror is not assembled: run `lab.py up` first")
+    with lab_lock():
+        if args.action == "publish":
+            versions = publish_broken_update()
+            log("broken update published: %s" % ", ".join(versions))
+        else:
+            BROKEN_MARK.unlink(missing_ok=True)
+            (MIRROR / ".iryo-lab-stamp").unlink(missing_ok=True)
+            assemble_mirror(image_tags())
+            log("broken update withdrawn: the mirror serves the cached trees again")
+        hosts = refresh_apt_lists()
+    log("apt-get update on %s" % (", ".join(hosts) or "no running host"))
+
+
 def cmd_status(args) -> None:
     check_podman()
     containers = sorted(lab_containers(), key=lambda c: c["Names"][0])
@@ -1201,9 +1345,12 @@ def main(argv=None) -> int:
     image_tag.add_argument("codename", choices=CODENAMES)
     reset = commands.add_parser("reset", help="re-create hosts from their image: back to the seeded state")
     reset.add_argument("names", nargs="+", metavar="HOST")
+    broken = commands.add_parser("broken-update", help="publish / withdraw a deliberately broken security update "
+                                                       "on the running mirror (the nightly's rollout test)")
+    broken.add_argument("action", choices=("publish", "withdraw"))
     args = parser.parse_args(argv)
     handler = {"build": cmd_build, "up": cmd_up, "down": cmd_down, "status": cmd_status,
-               "reset": cmd_reset, "image-tag": cmd_image_tag}[args.command]
+               "reset": cmd_reset, "image-tag": cmd_image_tag, "broken-update": cmd_broken_update}[args.command]
     try:
         handler(args)
     except LabError as error:

@@ -21,7 +21,7 @@ def raw():
 def test_catalog_covers_c1_to_c13_and_d1_d2_in_order():
     catalog = load_catalog()
     # CL: the inspection checklist's items beyond §6.11 (iryo-guard's grouping, not a clause of the guideline)
-    assert catalog.clause_ids() == ["C.%d" % i for i in range(1, 14)] + ["D.1", "D.2", "CL"]
+    assert catalog.clause_ids() == ["C.%d" % i for i in range(1, 14)] + ["D.1", "D.2", "CL", "OPS"]
 
 
 @pytest.mark.parametrize("clause_id", ["C.9", "C.10", "C.11", "C.12", "C.13", "D.1", "D.2"])
