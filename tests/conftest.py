@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "module_utils"))  # host-side helpers, imported as plain modules in tests
 sys.path.insert(0, str(REPO / "tests"))  # test helpers (library_loader); conftest names collide across folders
+# The plugins import the controller library as ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard
+# (docs/collection.md): the checkout's collection view, a plain namespace package for tests that load a plugin file.
+sys.path.insert(0, str(REPO / "collections"))
 
 import testkit  # noqa: E402 - needs the path above
 

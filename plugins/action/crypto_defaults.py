@@ -1,9 +1,5 @@
 # Controller half of the crypto_defaults module: see iryo_guard/check_action.py.
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
-
-from iryo_guard.check_action import CheckAction as ActionModule  # noqa: E402
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.check_action import CheckAction as ActionModule
 
 __all__ = ["ActionModule"]

@@ -3,14 +3,10 @@
 # "commit confirmed" (iryo_guard/nft_confirm.py): when nft_firewall left a new table pending, a NEW connection
 # to the host runs the clause module again with only nft_firewall state=confirmed, inside this same task. The
 # confirmation happens only after a change, so an audit or a no-op harden stays one module call per host.
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
-
-from iryo_guard import nft_confirm  # noqa: E402
-from iryo_guard.check_action import ClauseAction  # noqa: E402
-from iryo_guard.schema import error_finding  # noqa: E402
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard import nft_confirm
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.check_action import ClauseAction
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.schema import error_finding
 
 FIREWALL = "nft_firewall"
 # The firewall's checks (data/catalog: module nft_firewall), for error findings when its own are missing.

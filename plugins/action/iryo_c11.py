@@ -1,12 +1,8 @@
 # Controller half of the iryo_c11 clause module (library/iryo_c11.py): the host-side C.11 checks in one
 # module call, then the live probes of the host's TLS endpoints, here on the controller, in the same task.
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
-
-from iryo_guard.check_action import ClauseAction  # noqa: E402
-from iryo_guard.tls.endpoint import probe_endpoints  # noqa: E402
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.check_action import ClauseAction
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.tls.endpoint import probe_endpoints
 
 
 class ActionModule(ClauseAction):

@@ -1,9 +1,6 @@
 # Controller-only action: see iryo_guard/controller_actions.py.
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
-
-from iryo_guard.controller_actions import ValidateInputsAction as ActionModule  # noqa: E402
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.controller_actions import (
+    ValidateInputsAction as ActionModule)
 
 __all__ = ["ActionModule"]

@@ -4,13 +4,9 @@
 # (iryo_guard/nft_confirm.py, shared with the iryo_c10 clause module's plugin): tell the host which address
 # Ansible is connected from, and confirm an applied ruleset over a NEW connection ("commit confirmed"), so
 # that the host's rollback timer restores the previous table if the controller cannot get back in.
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
-
-from iryo_guard import nft_confirm  # noqa: E402
-from iryo_guard.check_action import CheckAction  # noqa: E402
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard import nft_confirm
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.check_action import CheckAction
 
 
 class ActionModule(CheckAction):

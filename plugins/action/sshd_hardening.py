@@ -6,12 +6,8 @@
 # /proc/PID/environ either. The robust way: before the module, run one command over the same
 # connection WITHOUT become; sshd set SSH_CONNECTION in that login session. The controller adds
 # what only it knows: the connection plugin and whether it authenticates with a password.
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
-
-from iryo_guard.check_action import CheckAction  # noqa: E402
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.check_action import CheckAction
 
 PROBE = "printf 'IRYO-CONN|%s|%s\\n' \"$SSH_CONNECTION\" \"$(id -un)\""
 

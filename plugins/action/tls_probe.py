@@ -2,15 +2,11 @@
 # host: the probe runs in the controller process against host:port. Documentation: library/tls_probe.py.
 # The C.11 role probes through its clause call instead (plugins/action/iryo_c11.py); both use
 # iryo_guard/tls/endpoint.py.
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
+from ansible.errors import AnsibleActionFail
 
-from ansible.errors import AnsibleActionFail  # noqa: E402
-
-from iryo_guard.check_action import CheckAction  # noqa: E402
-from iryo_guard.tls import endpoint  # noqa: E402
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.check_action import CheckAction
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.tls import endpoint
 
 argument_spec = endpoint.argument_spec  # documented in library/tls_probe.py (tests compare the two)
 

@@ -1,7 +1,6 @@
 # Copyright: iryo-guard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-import sys
 from pathlib import Path
 
 from ansible import context
@@ -48,12 +47,11 @@ options:
     type: bool
 """
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
-
-from iryo_guard import REPO_ROOT  # noqa: E402
-from iryo_guard.catalog import load_catalog  # noqa: E402
-from iryo_guard.checklist import ChecklistError, load_edition  # noqa: E402
-from iryo_guard.report.model import build_report, new_run, unreachable_findings  # noqa: E402
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard import REPO_ROOT
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.catalog import load_catalog
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.checklist import ChecklistError, load_edition
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.report.model import (
+    build_report, new_run, unreachable_findings)
 
 
 class CallbackModule(CallbackBase):
@@ -72,8 +70,10 @@ class CallbackModule(CallbackBase):
         # Likewise every role's argument spec and the TLS profiles: Ansible forks a worker per task and host,
         # and a cache filled here, in the main process, is what every worker starts with (measured: the
         # input play's validation spent most of its controller time re-reading these files per host).
-        from iryo_guard.controller_actions import role_argument_specs
-        from iryo_guard.tls.profiles import ProfileError, load_profiles
+        from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.controller_actions import (
+            role_argument_specs)
+        from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.tls.profiles import (
+            ProfileError, load_profiles)
         role_argument_specs()
         try:
             load_profiles()
@@ -130,7 +130,8 @@ class CallbackModule(CallbackBase):
         # Ansible forks the gate's worker, which inherits the reserved folder (iryo_guard.report.output).
         if task.action.split(".")[-1] != "iryo_gate" or self._run is None:
             return
-        from iryo_guard.report.output import publish_verdicts, reserve_run_dir
+        from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.report.output import (
+            publish_verdicts, reserve_run_dir)
         # The gate judges exactly what this report will show: the findings collected so far.
         publish_verdicts(self._findings, list(self._hosts), list(self._unreachable))
         if self._run_dir is None:
@@ -189,7 +190,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats):
         if not self._findings and not (self._iryo_seen and self._unreachable):
             if self._run_dir is not None:
-                from iryo_guard.report.output import release_run_dir
+                from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.report.output import release_run_dir
                 release_run_dir(self._run_dir)
             return  # nothing to report: no check ran, or every check was refused before running
         self._start(["adhoc"], context.CLIARGS.get("check", False))
@@ -203,8 +204,8 @@ class CallbackModule(CallbackBase):
         report = build_report(findings, list(self._hosts.values()), self._catalog, self._run,
                               checklist={"hosts": self._checklist_inputs})
         try:
-            from iryo_guard.report.output import write_reports
-            from iryo_guard.report.terminal import render_table
+            from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.report.output import write_reports
+            from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.report.terminal import render_table
             paths = write_reports(report, self._report_dir(), self._run_dir)
         except Exception as exc:  # a report that cannot be written must be loud, not lost
             self._display.error("iryo-guard could not write the report: %s" % exc)
@@ -215,7 +216,7 @@ class CallbackModule(CallbackBase):
         self._regressions(paths)
 
     def _regressions(self, paths):
-        from iryo_guard import notify
+        from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard import notify
         found = paths["regressions"]
         if not found:
             return

@@ -2,19 +2,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that hand requirement data (data/) to roles, so modules get values, not YAML paths."""
 
-import sys
+import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
+from ansible.errors import AnsibleFilterError
 
-from ansible.errors import AnsibleFilterError  # noqa: E402
+# The controller library through the collection namespace, in the checkout (collections/, ansible.cfg) as in the
+# built collection (docs/collection.md).
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.enrich import InputError
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.maintenance import (WindowError, in_window,
+                                                                                       next_opening)
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.tls import inputs
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.tls.profiles import ProfileError
 
-import datetime  # noqa: E402
-
-from iryo_guard.enrich import InputError  # noqa: E402
-from iryo_guard.maintenance import WindowError, in_window, next_opening  # noqa: E402
-from iryo_guard.tls import inputs  # noqa: E402
-from iryo_guard.tls.profiles import ProfileError  # noqa: E402
 
 def _filter_errors(function):
     """Data errors (an unknown profile, malformed exceptions) as Ansible filter errors."""

@@ -13,18 +13,14 @@ Check modules need nothing: iryo_guard.check_action does the same for them.
 `iryo_unattended_safe` is the bare catalog mark. See docs/operations.md.
 """
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for iryo_guard
+import yaml
+from ansible.errors import AnsibleFilterError
+from jinja2 import pass_context
 
-from ansible.errors import AnsibleFilterError  # noqa: E402
-from jinja2 import pass_context  # noqa: E402
-
-import yaml  # noqa: E402
-
-from iryo_guard.catalog import load_catalog, switch_name  # noqa: E402
-from iryo_guard.unattended import may_enforce  # noqa: E402
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.catalog import load_catalog, switch_name
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.unattended import may_enforce
 
 
 def iryo_unattended_safe(check_id):
