@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import re
 import tempfile
@@ -27,6 +28,16 @@ LOG_STARTED = "ClamAV update process started"
 UPDATED = re.compile(r"(\S+) updated \(version")
 SERVICE = "clamav-freshclam.service"
 
+# Secrets freshclam.conf can hold: the proxy password, and credentials in a mirror URL
+# (https://user:pass@mirror/). They never leave the host: diffs, findings, messages and the echoed
+# arguments show "********" instead (issue 16 item 2).
+MASK = "********"
+SECRET_OPTIONS = ("HTTPProxyPassword",)
+URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]*)@")
+# Values stricter than freshclam's own parser: one token without blanks or control characters, so that a
+# value can never add a second option line (a newline in an inventory value) or be read as two words.
+BAD_VALUE = re.compile(r"[\s\x00-\x1f\x7f]")
+
 
 def split_option(line):
     """(name, value) of an active option line, else None."""
@@ -35,6 +46,107 @@ def split_option(line):
         return None
     parts = text.split(None, 1)
     return parts[0], (parts[1].strip() if len(parts) > 1 else "")
+
+
+def _mask_userinfo(match):
+    userinfo = match.group(2)
+    if ":" in userinfo:
+        # the user name helps whoever reads the report; the password does not
+        return "%s%s:%s@" % (match.group(1), userinfo.split(":", 1)[0], MASK)
+    return "%s%s@" % (match.group(1), MASK)  # a bare token
+
+
+def secrets_in(text, values=()):
+    """The secret strings of a freshclam.conf text and of URL option values: proxy passwords, URL passwords."""
+    found = set()
+    for line in (text or "").splitlines():
+        option = split_option(line)
+        if option and option[0] in SECRET_OPTIONS and option[1]:
+            found.add(option[1])
+    for value in list(values) + [text or ""]:
+        for match in URL_CREDENTIALS.finditer(value or ""):
+            userinfo = match.group(2)
+            secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
+            if secret:
+                found.add(secret)
+    return found
+
+
+def redact(value, secrets=()):
+    """`value` (str, list, dict; nested) with every secret masked: the value of a secret option line, URL
+    credentials, and any of `secrets` wherever it appears (longest first, so one secret inside another
+    cannot leave a tail)."""
+    if isinstance(value, dict):
+        return dict((key, redact(item, secrets)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [redact(item, secrets) for item in value]
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    lines = []
+    for line in value.splitlines(True):
+        option = split_option(line)
+        if option and option[0] in SECRET_OPTIONS and option[1]:
+            indent = line[:len(line) - len(line.lstrip())]
+            line = "%s%s %s%s" % (indent, option[0], MASK, "\n" if line.endswith("\n") else "")
+        lines.append(line)
+    text = URL_CREDENTIALS.sub(_mask_userinfo, "".join(lines))
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def read_text(path):
+    """The file as text, byte for byte: bytes that are not UTF-8 (a Shift_JIS comment) survive the edit
+    unchanged (surrogateescape) instead of failing the read; freshclam itself reads bytes."""
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        return handle.read()
+
+
+def printable(text):
+    """The text for a diff or a report: bytes that are not UTF-8 shown as U+FFFD (JSON cannot carry them)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def refuse_bad_values(module, params):
+    """Fail before reading anything when a URL could not be one option value (blanks, newlines, control
+    characters): written as is, a newline would add an option line to freshclam.conf."""
+    for name in ("private_mirrors", "custom_urls"):
+        for value in params[name]:
+            if not value or BAD_VALUE.search(value):
+                shown = json.dumps(redact(value, secrets_in("", [value]))[:120], ensure_ascii=False)
+                module.fail_json(msg="%s: %s is not one URL (empty, or blanks or control characters in it); "
+                                     "nothing was read or written" % (name, shown))
+
+
+class Redacting(object):
+    """The module as run_module sees it: every result and message leaves through redact(), with the secrets
+    known so far (the set grows once the file is read). The secrets also join the module's no_log values,
+    so Ansible masks them in what it adds itself (the echoed arguments); only from 4 characters on, since
+    Ansible masks a no_log value wherever it occurs and a 1-character one would garble the whole result."""
+
+    def __init__(self, module, secrets):
+        self._module = module
+        self.secrets = secrets
+
+    def learn(self, found):
+        self.secrets.update(found)
+        try:
+            self._module.no_log_values.update(s for s in found if len(s) >= 4)
+        except AttributeError:  # a stand-in without no_log_values (unit tests)
+            pass
+
+    def exit_json(self, **result):
+        self._module.exit_json(**redact(result, self.secrets))
+
+    def fail_json(self, msg, **result):
+        self._module.fail_json(msg=redact(msg, self.secrets), **redact(result, self.secrets))
+
+    def warn(self, warning):
+        self._module.warn(redact(warning, self.secrets))
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
 
 
 def is_public(value):
@@ -177,7 +289,7 @@ def validate(module, path):
     rc, out, err = module.run_command([freshclam, "--config-file=%s" % path, "--version"])
     if rc != 0:
         module.fail_json(msg="freshclam refuses the new configuration, file left unchanged: %s"
-                         % (err or out).strip(), rc=rc)
+                         % " ".join((err or out).split()), rc=rc)
     return None
 
 
@@ -272,8 +384,11 @@ def run_update(module, path, update_db, reason):
 
 
 def run_module(module):
+    module = Redacting(module, set())
     params = module.params
     path, mirrors, urls = params["path"], params["private_mirrors"], params["custom_urls"]
+    module.learn(secrets_in("", mirrors + urls))
+    refuse_bad_values(module, params)
     remove_public = params["remove_public_mirror"]
     if remove_public is None:
         remove_public = bool(mirrors or urls)
@@ -289,8 +404,8 @@ def run_module(module):
         # Not a failure: the role installs the packages when the call says it needs them, then calls again.
         module.exit_json(changed=False, configured={}, service=service_state(module), last_success=None,
                          findings=[finding], needs=["packages", "dropin", "service"])
-    with open(path) as handle:
-        current = handle.read()
+    current = read_text(path)
+    module.learn(secrets_in(current))
 
     changed, diff, result = False, [], {}
     notes = []
@@ -303,28 +418,27 @@ def run_module(module):
                                  "then refuses to run (also for custom databases only): set private_mirrors")
         if wanted != current:
             changed = True
-            diff.append({"before_header": path, "after_header": path, "before": current, "after": wanted})
+            diff.append({"before_header": path, "after_header": path, "before": printable(current),
+                         "after": printable(wanted)})
             if not module.check_mode:
                 folder = os.path.dirname(path) or "."
                 fd, tmp = tempfile.mkstemp(prefix=".freshclam.conf.", dir=folder)
                 try:
-                    with os.fdopen(fd, "w") as handle:
+                    with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
                         handle.write(wanted)
                     if params["validate"]:
                         note = validate(module, tmp)
                         if note:
                             notes.append(note)
-                    with open(tmp) as handle:
-                        if problems_of(parse(handle.read()), mirrors, urls, remove_public):
-                            module.fail_json(msg="the new file does not parse back as intended, left unchanged")
+                    if problems_of(parse(read_text(tmp)), mirrors, urls, remove_public):
+                        module.fail_json(msg="the new file does not parse back as intended, left unchanged")
                     if params["backup"]:
                         result["backup_file"] = module.backup_local(path)
                     module.atomic_move(tmp, path)
                 finally:
                     if os.path.exists(tmp):
                         os.unlink(tmp)
-                with open(path) as handle:
-                    text = handle.read()
+                text = read_text(path)
 
     update = None
     if params["state"] == "enforced" and params["update_now"]:
