@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: iryo-guard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Writing configuration files on managed hosts: never half-written, nothing lost.
+"""Writing configuration files on managed hosts: never half-written, nothing lost, mode as intended.
 
 Standard library only: this runs on managed hosts (Python >= 3.8).
 """
@@ -14,6 +14,22 @@ import tempfile
 __metaclass__ = type
 
 
+def _placeholder(path, mode):
+    """Create `path` empty with exactly `mode` (O_EXCL: never an existing file or a symlink); its (dev, ino).
+
+    ansible-core's atomic_move() gives a destination it CREATES the mode 0666 minus the umask, whatever the
+    temporary file had (issue 16 item 3: nft rollback files meant 0600 came out 0644). When the destination
+    already exists it copies that file's mode onto the new one instead, so we create it first with the mode
+    we want; fchmod because os.open's mode is filtered by the umask too."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode & 0o777)
+    try:
+        os.fchmod(fd, mode & 0o7777)
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return st.st_dev, st.st_ino
+
+
 def write_text_atomically(module, path, text, backup=False, new_mode=0o644):
     """Replace `path` with `text` in one step; return the backup's path (or None).
 
@@ -21,20 +37,33 @@ def write_text_atomically(module, path, text, backup=False, new_mode=0o644):
     includes such as sysctl.d/*.conf never load it), takes the old file's owner and mode (or
     `new_mode` for a new file), and module.atomic_move() renames it over the old one, so a reader
     sees the old file or the new one, never a mix. With `backup` a timestamped copy is kept first.
+    A new file is first created empty with `new_mode` (a reader may see it empty for that moment,
+    which for a file that did not exist means the same), so no reader ever sees it with a wider mode.
     """
     backup_file = module.backup_local(path) if backup and os.path.exists(path) else None
     handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".iryo-")
+    placeholder = None
     try:
         with os.fdopen(handle, "w") as out:
             out.write(text)
-        if os.path.exists(path):
+        if os.path.lexists(path):
             st = os.stat(path)
             os.chmod(tmp, st.st_mode & 0o7777)
             os.chown(tmp, st.st_uid, st.st_gid)
         else:
             os.chmod(tmp, new_mode)
+            placeholder = _placeholder(path, new_mode)
         module.atomic_move(tmp, path)
+        placeholder = None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if placeholder is not None:
+            # the move failed: take away the empty file we created, if it is still ours
+            try:
+                st = os.lstat(path)
+                if (st.st_dev, st.st_ino) == placeholder and st.st_size == 0:
+                    os.unlink(path)
+            except OSError:
+                pass
     return backup_file
