@@ -27,8 +27,8 @@ work in the controller process instead of sending a module; everything else stay
 from ansible.plugins.action import ActionBase
 
 from .catalog import DISRUPTION_TAG, check_prefix, load_catalog, switch_name
-from .enrich import InputError, enrich, validate_exceptions
-from .schema import FindingError, error_finding, fit_summary
+from .enrich import InputError, admit, validate_exceptions
+from .schema import error_finding, fit_summary
 from .switches import replace_switched_off, switched_off
 from .unattended import declared_checks, is_unattended, undeclared, unsafe_checks
 
@@ -41,6 +41,30 @@ def reason_line(module_result):
     if stderr and (not msg or msg.startswith("MODULE FAILURE")):
         return stderr[-1]
     return msg or "module failed without a message"
+
+
+# What a module's result may carry into the task result. A managed host is untrusted input (issue 16): a
+# module's `ansible_facts` would become host variables for every later task (iryo_exceptions, iryo_notify_*,
+# ansible_* connection settings), so none pass: no check module of ours returns facts, and the roles read
+# everything they need from registered results. `results` would pose as a loop's per-item results, which the
+# report callback reads findings from; `_ansible_*` keys steer Ansible's own result handling (no_log, notify);
+# the iryo_* keys below are the controller's to set.
+DROPPED_RESULT_KEYS = ("ansible_facts", "results", "iryo_unattended_held_back", "iryo_would_change",
+                       "iryo_switched_off", "iryo_check_error")
+FACTS_ALLOWED = ()
+
+
+def untrusted_result(module_result):
+    """A module's result as the controller passes it on: a mapping without the keys in DROPPED_RESULT_KEYS or
+    starting with _ansible (the findings are admitted separately, iryo_guard.enrich.admit)."""
+    if not isinstance(module_result, dict):
+        return {"failed": True, "msg": "the module returned a %s, not a result mapping" % type(module_result).__name__}
+    kept = {k: v for k, v in module_result.items()
+            if isinstance(k, str) and k not in DROPPED_RESULT_KEYS and not k.startswith("_ansible")}
+    facts = module_result.get("ansible_facts")
+    if isinstance(facts, dict) and FACTS_ALLOWED:
+        kept["ansible_facts"] = {k: v for k, v in facts.items() if k in FACTS_ALLOWED}
+    return kept
 
 
 # Options through which a check module enforces, with the value that makes it audit only.
@@ -241,7 +265,7 @@ class CheckAction(ActionBase):
             module_result = {"changed": False, "findings": [], "msg": "every check of this call is switched off: %s"
                              % ", ".join("%s = false" % switch_name(c) for c in self._switched_off)}
         else:
-            module_result = self.execute_check(task_vars)
+            module_result = untrusted_result(self.execute_check(task_vars))
         result.update(module_result)
         if self._notes:
             result.setdefault("warnings", []).extend(self._notes)
@@ -268,13 +292,9 @@ class CheckAction(ActionBase):
             # finding replaces whatever the module said about it (a module that cannot leave it out).
             raw = replace_switched_off(catalog, raw, self._switched_off)
             result["iryo_switched_off"] = list(self._switched_off)
-        try:
-            findings = enrich(raw, host, catalog, exceptions)
-        except FindingError as exc:
-            findings = enrich([error_finding(c, str(exc), target=host) for c in self.module_checks(catalog)],
-                              host, catalog, exceptions)
-            result.update(failed=True, msg=str(exc))
-        result["findings"] = findings
+        # Each finding the controller refuses (another host claimed, a forged exception, broken schema) becomes an
+        # `error` finding of this host; the others are enriched. One bad finding costs only its own check.
+        result["findings"] = admit(raw, host, catalog, exceptions, self.module_checks(catalog))
 
         if result.get("failed") and self._play_context.check_mode:
             # An audit goes on with the host's other checks; the gate at the end of

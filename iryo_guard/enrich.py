@@ -3,14 +3,23 @@
 Modules say what they saw (check id, status, evidence). The controller adds what only it
 knows: the inventory host, the clause and labels from the catalog, and the exceptions the
 inventory declares. Doing this in one place keeps every check's output identical in shape.
+
+A managed host is untrusted input (issue 16): a compromised host can return whatever JSON it
+likes from a module. admit() is the door for a module's findings: the controller sets `host`
+from the task's host, exceptions come only from the inventory's register (a module that claims
+`excepted` gets an `error` saying so), and a finding that breaks the schema becomes an `error`
+finding of that host with a readable summary instead of costing the run or another host anything.
 """
 
 import datetime
 import fnmatch
 
-from .schema import FindingError, validate_finding
+from .schema import FindingError, error_finding, fit_summary, validate_finding
 
 EXCEPTION_FIELDS = ("check", "reason", "approver", "expires")
+# Fields only the controller writes: a module's value for them is dropped (host, labels, source) or,
+# for the exception, refused (admit).
+CONTROLLER_FIELDS = ("host", "clause", "title_ja", "title_en", "source", "exception")
 
 
 class InputError(ValueError):
@@ -90,7 +99,8 @@ def enrich(findings, host, catalog, exceptions=(), today=None):
             check = catalog.check(finding["check"])
         except (FindingError, KeyError) as exc:
             raise FindingError("check returned an invalid finding: %s" % exc) from None
-        finding.setdefault("host", host)
+        # The task's host, whatever the finding says (admit() refuses a module's claim of another host).
+        finding["host"] = host
         finding["clause"] = check["clause"]
         finding["title_ja"] = check["title_ja"]
         finding["title_en"] = check["title_en"]
@@ -102,3 +112,55 @@ def enrich(findings, host, catalog, exceptions=(), today=None):
         }
         enriched.append(apply_exception(finding, exceptions, today))
     return enriched
+
+
+def _short(value, limit=80):
+    """A module-supplied value as a short, printable, one-line text for a summary (it may be 10 MB)."""
+    text = value if isinstance(value, str) else repr(value) if not isinstance(value, (bytes, bytearray)) \
+        else "<%d bytes>" % len(value)
+    return fit_summary(text[:limit * 4] or "''", limit)
+
+
+def _rejected(check, host, why, catalog, fallback_checks):
+    """error finding(s) for a module finding the controller refuses: for its check when the catalog knows it,
+    else for every check the call answers for (a finding we cannot attribute makes the call undecided)."""
+    known = isinstance(check, str) and check in catalog.checks
+    checks = [check] if known else list(fallback_checks) or []
+    summary = "could not decide: the module on %s returned a finding the controller refuses: %s" % (host, why)
+    return [error_finding(c, "refused module finding: %s" % why, target=host, summary=summary) for c in checks]
+
+
+def admit(findings, host, catalog, exceptions=(), checks=(), today=None):
+    """The findings a module returned for `host`, as the controller accepts them: each valid one enriched
+    (enrich), each one the controller refuses replaced by an `error` finding of `host` naming why. checks: the
+    checks the call answers for, blamed for a finding whose check id the catalog does not know. Never raises for
+    what the module sent."""
+    if not isinstance(findings, list):
+        return enrich(_rejected(None, host, "findings is a %s, not a list" % type(findings).__name__, catalog,
+                                checks), host, catalog, (), today)
+    admitted = []
+    for raw in findings:
+        if not isinstance(raw, dict):
+            admitted += _rejected(None, host, "a finding is a %s, not a mapping" % type(raw).__name__, catalog, checks)
+            continue
+        check = raw.get("check")
+        claimed_host = raw.get("host")
+        if "host" in raw and claimed_host != host:
+            why = "it claims to be about host %s" % _short(claimed_host)
+        elif raw.get("status") == "excepted" or "exception" in raw:
+            # Exceptions are the inventory's decision (iryo_exceptions), never the host's.
+            why = "it claims an exception (status %s), which only the inventory's iryo_exceptions can grant" \
+                % _short(raw.get("status"), 20)
+        else:
+            try:
+                validate_finding(raw)
+                if check not in catalog.checks:
+                    raise FindingError("check %s is not in the clause catalog" % _short(check))
+                why = None
+            except FindingError as exc:
+                why = _short(str(exc), 160)
+        if why:
+            admitted += _rejected(check, host, why, catalog, checks)
+        else:
+            admitted.append({k: v for k, v in raw.items() if k not in CONTROLLER_FIELDS})
+    return enrich(admitted, host, catalog, exceptions, today)

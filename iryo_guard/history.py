@@ -21,6 +21,7 @@ from .catalog import ORGANISATION_HOST
 
 HISTORY_FILE = "history.jsonl"
 HISTORY_VERSION = 1
+HISTORY_MODE = 0o600
 FAILING = ("fail", "error")
 # How many runs report.html shows in its trend.
 TREND_RUNS = 30
@@ -68,7 +69,14 @@ def append(reports_root, entry):
     path = history_path(reports_root)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
-    with open(path, "a", encoding="utf-8") as handle:
+    # 0600 whatever the umask, and an older world-readable history is tightened (it lists every host's cells).
+    fd = os.open(str(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, HISTORY_MODE)
+    try:
+        os.fchmod(fd, HISTORY_MODE)
+    except OSError:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             handle.write(line)

@@ -3,9 +3,14 @@
 Two channels, either or both:
 - a command (iryo_notify_command / IRYO_NOTIFY_COMMAND): run without a shell, gets the JSON
   summary on stdin; e.g. a script that opens a ticket or posts to the hospital's chat;
-- a mail over SMTP (smtplib): iryo_notify_smtp_host / _port / _from / _to / _starttls /
-  _user (variables or the IRYO_NOTIFY_SMTP_* environment); the password only from the
-  environment (IRYO_NOTIFY_SMTP_PASSWORD), so that it is never in an inventory or a log.
+- a mail over SMTP (smtplib): iryo_notify_smtp_host / _port / _from / _to / _starttls / _tls /
+  _ca_file / _user (see the report callback for where the controller reads them); the password only
+  from the environment (IRYO_NOTIFY_SMTP_PASSWORD), so that it is never in an inventory or a log.
+
+Transport security: STARTTLS (_starttls) and implicit TLS (_tls, "SMTPS", port 465 by default) verify
+the relay's certificate and host name with ssl.create_default_context() (the system's CAs, or only
+_ca_file for a hospital's private CA); a relay that fails the check gets nothing. A password is
+never sent over a connection without TLS: the mail is refused with one line saying why.
 
 A notification that cannot be delivered is reported (warning, and `errors` in the result); it
 never loses the report or the history, which are written first.
@@ -15,10 +20,12 @@ import json
 import os
 import shlex
 import smtplib
+import ssl
 import subprocess
 from email.message import EmailMessage
 
-SETTINGS = ("command", "smtp_host", "smtp_port", "smtp_from", "smtp_to", "smtp_starttls", "smtp_user")
+SETTINGS = ("command", "smtp_host", "smtp_port", "smtp_from", "smtp_to", "smtp_starttls", "smtp_tls", "smtp_ca_file",
+            "smtp_user")
 COMMAND_TIMEOUT = 120
 SMTP_TIMEOUT = 30
 
@@ -28,7 +35,8 @@ class NotifyError(Exception):
 
 
 def settings_from(variables=None, environ=None):
-    """Settings from play/extra variables (iryo_notify_*), else the environment (IRYO_NOTIFY_*)."""
+    """Settings from the controller's variables (iryo_notify_*: extra variables and the report callback's
+    options), else the environment (IRYO_NOTIFY_*). Never pass a host's variables here (issue 16, item A)."""
     variables = variables or {}
     environ = os.environ if environ is None else environ
     settings = {}
@@ -98,6 +106,13 @@ def run_command(command, doc, timeout=COMMAND_TIMEOUT):
     return result
 
 
+def tls_context(ca_file=None):
+    """Certificate and host name verified (ssl.create_default_context): the system's CAs, or only ca_file."""
+    if ca_file and not os.path.isfile(str(ca_file)):
+        raise NotifyError("iryo_notify_smtp_ca_file %s is not a readable file" % ca_file)
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+
 def send_mail(settings, doc, timeout=SMTP_TIMEOUT):
     recipients = _as_list(settings.get("smtp_to") or "")
     sender = settings.get("smtp_from")
@@ -110,16 +125,28 @@ def send_mail(settings, doc, timeout=SMTP_TIMEOUT):
     message.set_content(_text(doc))
     message.add_attachment(json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8"),
                            maintype="application", subtype="json", filename="iryo-guard-regression.json")
-    port = int(settings.get("smtp_port") or 25)
+    implicit_tls = _bool(settings.get("smtp_tls", False))
+    starttls = _bool(settings.get("smtp_starttls", False)) and not implicit_tls
+    port = int(settings.get("smtp_port") or (465 if implicit_tls else 25))
+    if settings.get("smtp_user") and not (implicit_tls or starttls):
+        # Without TLS the password would cross the network in clear (AUTH PLAIN/LOGIN is base64 only).
+        raise NotifyError("SMTP %s:%d: refusing to send the password of %s without TLS; set "
+                          "iryo_notify_smtp_starttls=true or iryo_notify_smtp_tls=true"
+                          % (settings["smtp_host"], port, settings["smtp_user"]))
     try:
-        with smtplib.SMTP(str(settings["smtp_host"]), port, timeout=timeout) as smtp:
-            if _bool(settings.get("smtp_starttls", False)):
-                smtp.starttls()
+        context = tls_context(settings.get("smtp_ca_file")) if (implicit_tls or starttls) else None
+        if implicit_tls:
+            connection = smtplib.SMTP_SSL(str(settings["smtp_host"]), port, timeout=timeout, context=context)
+        else:
+            connection = smtplib.SMTP(str(settings["smtp_host"]), port, timeout=timeout)
+        with connection as smtp:
+            if starttls:
+                smtp.starttls(context=context)
             if settings.get("smtp_user"):
                 smtp.login(str(settings["smtp_user"]), settings.get("smtp_password", ""))
             refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
     except (OSError, smtplib.SMTPException) as exc:
-        raise NotifyError("SMTP %s:%d: %s" % (settings["smtp_host"], port, exc)) from None
+        raise NotifyError("SMTP %s:%d: %s" % (settings["smtp_host"], port, " ".join(str(exc).split()))) from None
     if refused:
         raise NotifyError("SMTP refused recipients: %s" % ", ".join(sorted(refused)))
     return message

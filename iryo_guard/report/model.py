@@ -129,9 +129,24 @@ def failing(report):
     return [f for f in report["findings"] if f["status"] in ("fail", "error")]
 
 
+FILE_MODE = 0o600
+
+
+def private_file(path):
+    """A new text file open for writing, mode 0600 whatever the umask (reports describe every host's weaknesses);
+    an existing one (a stale .tmp) is truncated and made 0600, a symlink in its place is refused (O_NOFOLLOW)."""
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
 def write_json(report, path):
     tmp = "%s.tmp" % path
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with private_file(tmp) as handle:
         json.dump(report, handle, ensure_ascii=False, indent=2, sort_keys=False, default=str)
         handle.write("\n")
     os.replace(tmp, path)

@@ -1,4 +1,8 @@
-"""Write one run's report files (report.json, report.html, junit.xml) and keep its history."""
+"""Write one run's report files (report.json, report.html, junit.xml) and keep its history.
+
+The reports list every host's weaknesses: folders are created 0700 and files 0600 whatever the
+process's umask (ansible-playbook run by hand keeps the usual 022; the nightly unit sets UMask=0077 too).
+"""
 
 import os
 from pathlib import Path
@@ -7,13 +11,21 @@ from .. import history
 from ._common import clause_ids
 from .html import render_html
 from .junit import render_junit
-from .model import write_json
+from .model import private_file, write_json
+
+FOLDER_MODE = 0o700
 
 
 def _write_text(path, text):
     tmp = "%s.tmp" % path
-    Path(tmp).write_text(text, encoding="utf-8")
+    with private_file(tmp) as handle:
+        handle.write(text)
     os.replace(tmp, path)
+
+
+def _private_dir(path):
+    path.mkdir(mode=FOLDER_MODE)
+    os.chmod(path, FOLDER_MODE)  # mkdir's mode is filtered by the umask; this is the mode we mean
 
 
 # The folder this process's run writes to, once the report callback has reserved it. The audit gate
@@ -28,11 +40,18 @@ def reserve_run_dir(reports_root, run_id):
     """Create and return reports_root/<run id>/ (<run id>-2, -3, ... when taken: two runs in the same
     second must not write into one folder). mkdir is atomic, so two processes never get the same one."""
     root = Path(reports_root)
-    root.mkdir(parents=True, exist_ok=True)
+    if not root.is_dir():
+        # A root we create is private; an existing one keeps the mode its owner gave it (e.g. an inbox that a
+        # merge run reads), its run folders and the history are private either way.
+        root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _private_dir(root)
+        except FileExistsError:
+            pass
     out, suffix = root / run_id, 1
     while True:
         try:
-            out.mkdir()
+            _private_dir(out)
         except FileExistsError:
             suffix += 1
             out = root / ("%s-%d" % (run_id, suffix))

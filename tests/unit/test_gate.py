@@ -38,7 +38,7 @@ PLAYBOOK = """
   gather_facts: false
   tasks:
     - name: Findings as a check task returns them (the report callback collects them from the result)
-      echo_findings:
+      key_storage_fips:
         findings: {findings}
     - name: Organisational items
       organisation_evidence:
@@ -57,7 +57,8 @@ def run_gate(tmp_path, findings, enabled=True):
     reports = tmp_path / "reports"
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".ansible"),
                IRYO_REPORT_DIR=str(reports), ANSIBLE_NOCOLOR="1", IRYO_REPORT_COLOR="false")
-    env["ANSIBLE_LIBRARY"] = "%s:%s" % (REPO / "library", REPO / "tests" / "fixtures" / "gate")
+    # the stand-in check module first (tests/fixtures/gate/key_storage_fips.py)
+    env["ANSIBLE_LIBRARY"] = "%s:%s" % (REPO / "tests" / "fixtures" / "gate", REPO / "library")
     done = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                            "-e", "ansible_python_interpreter=%s" % (REPO / ".venv" / "bin" / "python"), str(book)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -98,7 +99,7 @@ def test_gate_without_the_report_callback_fails_saying_why(tmp_path):
     book.write_text(PLAYBOOK.format(findings=json.dumps(FAILING[1:2]), enabled="true"))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".ansible"),
                ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.junit", JUNIT_OUTPUT_DIR=str(tmp_path), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LIBRARY="%s:%s" % (REPO / "library", REPO / "tests" / "fixtures" / "gate"))
+               ANSIBLE_LIBRARY="%s:%s" % (REPO / "tests" / "fixtures" / "gate", REPO / "library"))
     done = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                            "-e", "ansible_python_interpreter=%s" % (REPO / ".venv" / "bin" / "python"), str(book)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
