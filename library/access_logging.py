@@ -32,7 +32,7 @@ description:
     restart fails. Check mode reports the diff and writes nothing.
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   state:
     description: V(audit) reports; V(enforced) makes the host compliant.
@@ -79,8 +79,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 notes:
   - nginx C(location) blocks that turn the log off (e.g. a health check) are listed in the evidence,
     not failed.

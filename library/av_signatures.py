@@ -31,7 +31,7 @@ description:
   - Read-only; returns findings in the iryo-guard schema (check C(c12.antimalware.signatures_fresh)).
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   database_dir:
     description:
@@ -66,8 +66,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: none
+    description: Returns no diff; the findings describe the state it read.
     details: The module reads only; there is nothing to diff.
 notes:
   - The RSA signatures of official databases are not verified; clamd does that when it loads them,

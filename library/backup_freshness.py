@@ -29,7 +29,7 @@ description:
   - Report only; it changes nothing.
 version_added: "0.3.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   paths:
     description: Where the backup artefacts land, as shell globs (C(/var/backups/ehr/*.sql.gz)) or folders.
@@ -54,8 +54,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: none
+    description: Returns no diff; the findings describe the state it read.
 notes:
   - docs/checklist-host-checks.md explains what is read and why.
 """

@@ -27,7 +27,7 @@ description:
   - Returns a finding for check C(c11.tls.client_defaults).
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   state:
     description: V(audit) only reports; V(enforced) writes the defaults.
@@ -78,8 +78,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 """
 
 EXAMPLES = r"""

@@ -21,7 +21,8 @@ description:
     missing lines are added next to lines of the same option), checks the new file with
     C(freshclam --config-file=FILE --version) (freshclam parses the whole file first and exits 2 on an unknown
     option, a bad value or a missing argument, measured with ClamAV 1.4.3 and 1.4.6 in
-    tests/integration/test_hostile_input_lab.py; it does not contact a mirror), parses it back, keeps a backup and replaces the
+    tests/integration/test_hostile_input_lab.py; it does not contact a mirror), parses it back, keeps a backup and
+    replaces the
     file atomically. Check mode reports the exact diff and changes nothing.
   - Refuses a result without any C(PrivateMirror) or C(DatabaseMirror) line, since freshclam 1.4 then
     refuses to run at all, also for custom databases only.
@@ -32,7 +33,7 @@ description:
   - With O(state=enforced) and O(update_now=true) it then runs C(freshclam) once from the configured mirror,
     only when the configuration changed or the ClamAV signatures in O(database_dir) are missing, broken or
     older than O(max_age_hours) (judged from the database headers and custom databases' times, as
-    M(av_signatures) judges them), and never in check mode (the result says what would run). An active
+    M(iryo.guard.av_signatures) judges them), and never in check mode (the result says what would run). An active
     C(clamav-freshclam) daemon holds freshclam's log lock, so it is stopped for the run and started again
     afterwards (which also makes it read a changed configuration). A run that fails fails the module with
     freshclam's errors; the daemon is started again in any case.
@@ -44,7 +45,7 @@ description:
   - Returns a finding for check C(c12.antimalware.mirror_config).
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   state:
     description:
@@ -85,7 +86,7 @@ options:
   update_now:
     description:
       - With O(state=enforced), update the signatures once (C(freshclam)) when the configuration changed or
-        they are not fresh, so that a M(av_signatures) call after this one judges the updated databases.
+        they are not fresh, so that a M(iryo.guard.av_signatures) call after this one judges the updated databases.
       - Ignored with O(state=audit) and in check mode.
     type: bool
     default: false
@@ -114,8 +115,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 """
 
 EXAMPLES = r"""

@@ -23,7 +23,7 @@ description:
     services is a change project).
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   host_classes:
     description: The host's classes (its inventory groups that are host classes). Exactly one is expected.
@@ -50,8 +50,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: none
+    description: Returns no diff; the findings describe the state it read.
 """
 
 EXAMPLES = r"""

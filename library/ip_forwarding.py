@@ -22,7 +22,7 @@ description:
   - Returns a finding for check C(c11.session_crossing.ip_forwarding).
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   state:
     description:
@@ -42,8 +42,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 """
 
 EXAMPLES = r"""

@@ -13,15 +13,17 @@ module: iryo_c10
 short_description: Every C.10 host check of a host in one call (MHLW GL 5.2 §6.11 C.10)
 description:
   - Runs the C.10 check modules in one module call, in this order, each with its own options -
-    M(host_isolation) (C(c10.isolation.host_class)), M(nft_firewall) (C(c10.firewall.default_drop),
-    C(c10.firewall.allowed_services)) and M(access_logging) (C(c10.monitoring.access_logs),
+    M(iryo.guard.host_isolation) (C(c10.isolation.host_class)), M(iryo.guard.nft_firewall)
+    (C(c10.firewall.default_drop),
+    C(c10.firewall.allowed_services)) and M(iryo.guard.access_logging) (C(c10.monitoring.access_logs),
     C(c10.monitoring.journal_persistent), C(c10.monitoring.log_forwarding)). Enforcement comes before any
-    read of what it changed, so when M(nft_firewall) and M(access_logging) are given C(state=enforced) the
+    read of what it changed, so when M(iryo.guard.nft_firewall) and M(iryo.guard.access_logging) are given
+    C(state=enforced) the
     findings are those of the state after the change.
   - A check module whose option is unset does not run. Each runs exactly as when called alone (same options,
     same validation, lockout guard, rollback and findings); one that fails gives C(error) findings for its
     checks while the others still run, and outside check mode the task then fails, naming it.
-  - Commit confirmed. When M(nft_firewall) applied a new table with a rollback timer armed, the action plugin
+  - Commit confirmed. When M(iryo.guard.nft_firewall) applied a new table with a rollback timer armed, the action plugin
     opens a new connection to the host after the call and runs this module again with only
     O(nft_firewall) C(state=confirmed), which cancels the timer and persists the ruleset; the findings of the
     firewall checks are then those of that confirmation. If no new connection can be made, the host restores
@@ -31,24 +33,26 @@ description:
     C(unattended) only audits (every C.10 check today).
 version_added: "0.2.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   host_isolation:
-    description: The options of M(host_isolation); unset, it does not run.
-    type: dict
+    description: The options of M(iryo.guard.host_isolation); unset, it does not run.
+    type: raw
   nft_firewall:
     description:
-      - The options of M(nft_firewall); unset, it does not run. C(confirm), C(connection) and
-        C(connection_type) are filled in or read by the action plugin as for M(nft_firewall) itself.
-    type: dict
+      - The options of M(iryo.guard.nft_firewall); unset, it does not run. C(confirm), C(connection) and
+        C(connection_type) are filled in or read by the action plugin as for M(iryo.guard.nft_firewall) itself.
+    type: raw
   access_logging:
-    description: The options of M(access_logging); unset, it does not run.
-    type: dict
+    description: The options of M(iryo.guard.access_logging); unset, it does not run.
+    type: raw
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 notes:
   - Findings are the same as the separate modules return; docs/firewall.md and docs/access-monitoring.md
     describe the checks.

@@ -12,9 +12,10 @@ DOCUMENTATION = r"""
 module: iryo_c11
 short_description: Every C.11 check of a host in one call (MHLW GL 5.2 §6.11 C.11)
 description:
-  - Runs the host-side C.11 check modules in one module call - M(tls_config) (web server TLS settings,
-    C(c11.tls.server_config) / C(c10.tls.server_config)), M(crypto_defaults) (C(c11.tls.client_defaults)) and
-    M(ip_forwarding) (C(c11.session_crossing.ip_forwarding)) - each with its own options, and, on the controller
+  - Runs the host-side C.11 check modules in one module call - M(iryo.guard.tls_config) (web server TLS settings,
+    C(c11.tls.server_config) / C(c10.tls.server_config)), M(iryo.guard.crypto_defaults) (C(c11.tls.client_defaults)) and
+    M(iryo.guard.ip_forwarding) (C(c11.session_crossing.ip_forwarding)) - each with its own options, and, on the
+    controller
     in the same task, the live probe of every TLS endpoint the host serves (O(tls_probe), the checks
     C(c11.tls.protocol_versions), C(c11.tls.cipher_suites), C(c11.tls.key_exchange), C(c11.tls.certificate),
     C(c11.tls.client_auth), or C(c10.tls.*) for endpoints declared under C.10). The probes run after the host
@@ -27,29 +28,33 @@ description:
     C(unattended) only audits.
 version_added: "0.2.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   tls_config:
     description:
-      - The options of M(tls_config), or a list of such option sets (one per web server, e.g. nginx and Apache).
+      - The options of M(iryo.guard.tls_config), or a list of such option sets (one per web server, e.g. nginx and
+        Apache).
     type: raw
   crypto_defaults:
-    description: The options of M(crypto_defaults).
-    type: dict
+    description: The options of M(iryo.guard.crypto_defaults).
+    type: raw
   ip_forwarding:
-    description: The options of M(ip_forwarding).
-    type: dict
+    description: The options of M(iryo.guard.ip_forwarding).
+    type: raw
   tls_probe:
     description:
-      - The endpoints to probe from the controller, each with the options of M(tls_probe) (host, port, profile,
+      - The endpoints to probe from the controller, each with the options of M(iryo.guard.tls_probe) (host, port,
+        profile,
         clause, server_name, ca_file, client_cert, client_key, timeout, http_check). Probed in parallel.
     type: list
     elements: dict
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 notes:
   - Findings are the same as the separate modules return; docs/architecture.md explains the clause call.
 """

@@ -12,12 +12,15 @@ DOCUMENTATION = r"""
 module: iryo_c12
 short_description: Every C.12 check of a host in one call (MHLW GL 5.2 §6.11 C.12)
 description:
-  - Runs the C.12 check modules in one module call, in this order - M(patch_level) (C(c12.patches.security_pending),
-    C(c12.patches.reboot_required), C(c12.patches.os_eol)), M(freshclam_config) (C(c12.antimalware.mirror_config))
-    and M(av_signatures) (C(c12.antimalware.signatures_fresh)) - each with its own options.
+  - Runs the C.12 check modules in one module call, in this order - M(iryo.guard.patch_level)
+    (C(c12.patches.security_pending),
+    C(c12.patches.reboot_required), C(c12.patches.os_eol)), M(iryo.guard.freshclam_config)
+    (C(c12.antimalware.mirror_config))
+    and M(iryo.guard.av_signatures) (C(c12.antimalware.signatures_fresh)) - each with its own options.
   - The order matters when enforcing. Security updates go first, so the reboot verdict sees what they
-    installed; freshclam's configuration next, with its one update run from the mirror (M(freshclam_config)
-    O(freshclam_config.update_now)); the signatures last, so their verdict is the one after that update. In
+    installed; freshclam's configuration next, with its one update run from the mirror (M(iryo.guard.freshclam_config)
+    O(iryo.guard.freshclam_config#module:update_now)); the signatures last, so their verdict is the one after that
+    update. In
     enforce mode the call thus returns the findings of the state after the change.
   - A check module whose option is unset does not run. Each runs exactly as when called alone (same options,
     same validation and findings); one that fails gives C(error) findings for its checks while the others still
@@ -27,22 +30,24 @@ description:
     C(unattended) only audits (every C.12 check is marked unattended-safe today).
 version_added: "0.2.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   patch_level:
-    description: The options of M(patch_level); unset, it does not run.
-    type: dict
+    description: The options of M(iryo.guard.patch_level); unset, it does not run.
+    type: raw
   freshclam_config:
-    description: The options of M(freshclam_config); unset, it does not run.
-    type: dict
+    description: The options of M(iryo.guard.freshclam_config); unset, it does not run.
+    type: raw
   av_signatures:
-    description: The options of M(av_signatures); unset, it does not run.
-    type: dict
+    description: The options of M(iryo.guard.av_signatures); unset, it does not run.
+    type: raw
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 notes:
   - Findings are the same as the separate modules return; docs/architecture.md explains the clause call.
 """

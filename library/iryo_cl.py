@@ -14,34 +14,37 @@ short_description: The inspection checklist's host checks of a host in one call 
 description:
   - Runs the host checks of clause CL in one module call. CL groups the items of the MHLW
     医療機関におけるサイバーセキュリティ対策チェックリスト
-    that no §6.11 check answers. The order is M(local_accounts) (C(cl.accounts.unexpected),
-    C(cl.accounts.unused), C(cl.accounts.shared_uid0), C(cl.accounts.removal_locked)), M(unneeded_services)
-    (C(cl.services.unneeded)) and M(backup_freshness) (C(cl.backups.recent)) - each with its own options.
-  - Only M(local_accounts) changes anything (it locks the accounts marked for removal in enforce mode), and it runs
+    that no §6.11 check answers. The order is M(iryo.guard.local_accounts) (C(cl.accounts.unexpected),
+    C(cl.accounts.unused), C(cl.accounts.shared_uid0), C(cl.accounts.removal_locked)), M(iryo.guard.unneeded_services)
+    (C(cl.services.unneeded)) and M(iryo.guard.backup_freshness) (C(cl.backups.recent)) - each with its own options.
+  - Only M(iryo.guard.local_accounts) changes anything (it locks the accounts marked for removal in enforce mode), and
+    it runs
     first, so the call returns the findings of the accounts after the change.
   - A check module whose option is unset does not run. Each runs exactly as when called alone (same options,
     same validation and findings); one that fails gives C(error) findings for its checks while the others still
     run, and outside check mode the task then fails, naming it.
   - With C(--tags)/C(--skip-tags) only the check modules whose checks are selected run. In an unattended run
-    (C(iryo_unattended)), M(local_accounts) only audits (locking an account is not marked unattended-safe).
+    (C(iryo_unattended)), M(iryo.guard.local_accounts) only audits (locking an account is not marked unattended-safe).
 version_added: "0.3.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   local_accounts:
-    description: The options of M(local_accounts); unset, it does not run.
-    type: dict
+    description: The options of M(iryo.guard.local_accounts); unset, it does not run.
+    type: raw
   unneeded_services:
-    description: The options of M(unneeded_services); unset, it does not run.
-    type: dict
+    description: The options of M(iryo.guard.unneeded_services); unset, it does not run.
+    type: raw
   backup_freshness:
-    description: The options of M(backup_freshness); unset, it does not run.
-    type: dict
+    description: The options of M(iryo.guard.backup_freshness); unset, it does not run.
+    type: raw
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 notes:
   - Findings are the same as the separate modules return; docs/checklist-host-checks.md explains each check.
 """

@@ -24,7 +24,7 @@ description:
     whole result.
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   hosts:
     description: The audited hosts whose findings decide.
@@ -45,8 +45,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: none
+    description: Returns no diff; the findings describe the state it read.
 """
 
 EXAMPLES = r"""

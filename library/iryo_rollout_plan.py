@@ -26,7 +26,7 @@ description:
     run can place in different batches.
 version_added: "0.4.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   hosts:
     description: The play's hosts in inventory order (C(ansible_play_hosts) of the input play).
@@ -40,8 +40,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: none
+    description: Returns no diff; the findings describe the state it read.
 notes:
   - docs/operations.md ("Rollout") explains the batches and the groups.
 """

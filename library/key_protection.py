@@ -36,7 +36,7 @@ description:
     the CA's CP in hand). Check mode reports the same diff and changes nothing.
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   paths:
     description:
@@ -130,8 +130,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 notes:
   - An encrypted PKCS#8 or PKCS#12 key with an empty passphrase reads as encrypted; the module does
     not try passwords.

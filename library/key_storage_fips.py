@@ -24,7 +24,7 @@ description:
   - Report only; it changes nothing.
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   allowlist:
     description:
@@ -51,8 +51,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: none
+    description: Returns no diff; the findings describe the state it read.
 """
 
 EXAMPLES = r"""

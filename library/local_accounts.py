@@ -35,7 +35,7 @@ description:
     locked, none or empty.
 version_added: "0.3.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   state:
     description: C(audit) only reports; C(enforced) locks the accounts in O(remove) that are not locked yet.
@@ -102,9 +102,11 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
     details: Reports what it would lock (C(would_lock), the diff) and runs no command.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
     details: The shadow fields a lock changes (password state, expiry, shell) before and after; never the hash.
 notes:
   - Needs root (become) to read C(/etc/shadow) and other users' C(authorized_keys).

@@ -37,7 +37,7 @@ description:
     which would drop every other table (container NAT, fail2ban) on a running server.
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   state:
     description:
@@ -107,8 +107,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 notes:
   - Runs C(nft), C(systemctl) and C(systemd-run). Needs CAP_NET_ADMIN (root).
 """

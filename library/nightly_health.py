@@ -30,7 +30,7 @@ description:
   - Reads only, in check mode too.
 version_added: "0.4.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   phase:
     description: V(before) records what the host serves; V(after) compares with O(before).
@@ -77,8 +77,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: none
+    description: Returns no diff; the findings describe the state it read.
     details: It changes nothing, so there is nothing to show.
 notes:
   - docs/operations.md ("Rollout", "Health check") explains when it runs and what stops the night.

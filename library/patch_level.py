@@ -26,7 +26,7 @@ description:
     the end-of-life table it is given).
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   backend:
     description:
@@ -71,8 +71,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
     details: The diff lists package versions before and after.
 notes:
   - RHEL family (dnf 4 and dnf 5, V(backend=dnf), chosen automatically where apt-get is absent) -

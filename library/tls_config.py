@@ -35,7 +35,7 @@ description:
     or one C(not_applicable) finding when the host has no TLS server.
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   server:
     description:
@@ -148,8 +148,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
     details: C(diff) is a list with one entry per changed file (before and after text).
 notes:
   - Conditional Apache sections other than C(<IfModule>) (C(<IfDefine>), C(<IfVersion>), ...) are read
@@ -203,7 +205,7 @@ servers:
     server: {description: nginx or apache, type: str}
     file: {description: File of the server block (symlinks resolved), type: str}
     line: {description: Line of the block's opening, type: int}
-    target: {description: The finding's target, C(nginx FILE:LINE NAME), type: str}
+    target: {description: "The finding's target, C(nginx FILE:LINE NAME)", type: str}
     server_name: {description: server_name / ServerName and ServerAlias values, type: list}
     listen: {description: listen arguments / VirtualHost addresses, type: list}
     settings:

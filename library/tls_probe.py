@@ -32,7 +32,7 @@ description:
   - It does not decide whether a host may use C(mhlw-c11-tls12); the C.11 role does.
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   host:
     description: Name or address to connect to.
@@ -80,8 +80,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: none
+    description: Returns no diff; the findings describe the state it read.
 notes:
   - Runs on the controller only (like M(ansible.builtin.debug)); the target needs no Python.
   - Client authentication is detected WITHOUT credentials; O(client_cert) only adds C(with_cert_ok).

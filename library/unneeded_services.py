@@ -19,14 +19,14 @@ description:
     sub-state is running and sockets that are active), the unit files enabled to start at boot
     (C(systemctl list-unit-files --plain --no-legend), state enabled or enabled-runtime) and the listening sockets
     (C(/proc/net/tcp), C(tcp6), C(udp), C(udp6)), each with the processes holding it and their systemd unit
-    (C(/proc/PID/cgroup)). The readers are the ones M(host_isolation) uses (module_utils/iryo_sockets.py).
+    (C(/proc/PID/cgroup)). The readers are the ones M(iryo.guard.host_isolation) uses (module_utils/iryo_sockets.py).
   - Pass when every running or enabled unit matches O(allowed_units) or O(baseline_units) (shell-style globs)
     and every listening port not bound to loopback is in O(allowed_ports) or O(baseline_ports); fail naming each
     unit and port that is not.
   - Report only; stopping a service is a decision for a person (the finding says how).
 version_added: "0.3.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   allowed_units:
     description: Units the host's class declares (globs, e.g. C(nginx.service), C(postgresql@*.service)).
@@ -66,8 +66,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: none
+    description: Returns no diff; the findings describe the state it read.
 notes:
   - docs/checklist-host-checks.md explains what is read and why.
 """

@@ -9,7 +9,7 @@ root), so the roles ask it: lookup('iryo.guard.iryo_data', 'thresholds.yml').
 
 DOCUMENTATION = r"""
 name: iryo_data
-author: iryo-guard developers
+author: iryo-guard developers (!UNKNOWN)
 short_description: Read a requirement data file of iryo-guard
 description:
   - Returns the parsed YAML of a file under iryo-guard's C(data/) folder (clause catalog, thresholds, TLS profiles,
