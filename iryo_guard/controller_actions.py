@@ -1,7 +1,9 @@
 """Action plugins that run on the controller only: input validation, organisational items, gate."""
 
 import datetime
+import ipaddress
 import os
+import re
 from functools import lru_cache
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -21,6 +23,29 @@ from .report.output import current_report_html, current_verdicts
 from .rollout import GROUP_VAR, RolloutError, group_problem, parse_serial
 from .switches import looks_like_switch, replace_switched_off, switch_problems, switched_off
 from .tls.inputs import endpoint_problems as tls_endpoint_problems
+
+# The values sshd_hardening gives to `sshd -T -C user=U,host=A,addr=A` (one argument that sshd splits at commas):
+# refused here before any role runs, and again by the module on the host (module_utils/iryo_sshd.py
+# match_value_problem, which the controller library cannot import). Issue 16 item 5.
+SSHD_USER_NAME = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._-]{0,31}\$?\Z")
+
+
+def sshd_match_problems(admin_users, connection_source):
+    """d1_remote_access_admin_users / d1_remote_access_connection_source values sshd -T -C would misread."""
+    problems = []
+    for user in admin_users or []:
+        if not isinstance(user, str) or not SSHD_USER_NAME.match(user):
+            problems.append("d1_remote_access_admin_users: %r is not an account name (letters, digits, . _ -, at "
+                            "most 32; no comma, blank, newline or pattern character)" % (user,))
+    if connection_source:
+        try:
+            ok = str(ipaddress.ip_address(connection_source)) == connection_source
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append("d1_remote_access_connection_source: %r is not an IP address in normal form"
+                            % (connection_source,))
+    return problems
 
 
 _UNSET = object()
@@ -149,6 +174,8 @@ class ValidateInputsAction(ActionBase):
         if not problems:
             try:
                 problems = self._tls_and_window_problems(task_vars) + self._rollout_problems(task_vars)
+                problems += sshd_match_problems(self._value(task_vars, "d1_remote_access_admin_users"),
+                                                self._value(task_vars, "d1_remote_access_connection_source"))
             except AnsibleError as exc:
                 problems = [exc.message]
         if problems:

@@ -36,7 +36,7 @@ description:
   - Check mode reports the diff (and a refusal) and writes nothing.
 version_added: "0.1.0"
 author:
-  - iryo-guard developers (!UNKNOWN)
+  - iryo-guard developers
 options:
   state:
     description: V(audit) only reports; V(enforced) writes the drop-in.
@@ -134,10 +134,8 @@ options:
 attributes:
   check_mode:
     support: full
-    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
-    description: Returns a diff of each change it makes or, in check mode, would make.
 notes:
   - Match blocks that test C(LocalAddress)/C(LocalPort) are evaluated without them (sshd -T -C is
     given the user, host and address only).
@@ -239,7 +237,7 @@ class Sshd:
         if key not in self.cache:
             argv = [self.binary, "-T", "-f", self.config]
             if user is not None:
-                argv += ["-C", "user=%s,host=%s,addr=%s" % (user, addr, addr)]
+                argv += ["-C", iryo_sshd.match_spec(user, addr)]
             rc, out, err = self.module.run_command(argv, environ_update=ENV)
             if rc != 0:
                 raise iryo_sshd.SshdError("%s exited %d: %s" % (" ".join(argv), rc, (err or out).strip()))
@@ -555,6 +553,15 @@ def main():
         networks = iryo_sshd.normalise_networks(params["allowed_networks"])
     except ValueError as exc:
         module.fail_json(msg="allowed_networks: %s" % exc)
+    # Every value that ends up in `sshd -T -C user=...,addr=...` (issue 16 item 5), checked before anything runs.
+    bad = [iryo_sshd.match_value_problem("user", u) for u in params["admin_users"]]
+    if params["connection_user"] is not None:
+        bad.append(iryo_sshd.match_value_problem("user", params["connection_user"]))
+    if params["connection_source"]:
+        bad.append(iryo_sshd.match_value_problem("addr", params["connection_source"]))
+    bad = [b for b in bad if b]
+    if bad:
+        module.fail_json(msg="refused, nothing run: %s" % "; ".join(bad))
 
     found = iryo_sshd.ssh_connection()
     connection = dict(found) if found else {}

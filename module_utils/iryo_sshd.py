@@ -55,6 +55,41 @@ class SshdError(Exception):
     """sshd could not show its configuration (its message is the text)."""
 
 
+# `sshd -T -C user=U,host=H,addr=A` takes one argument that sshd splits at commas into key=value fields
+# (servconf.c parse_server_match_testspec), so a comma in a value adds a field ("bob,addr=10.0.0.1" changes the
+# address sshd evaluates), whitespace or a newline ends it, and the pattern characters * ? ! would be read as
+# patterns by Match. Account names: the portable POSIX set (plus the trailing $ of Samba machine accounts);
+# addresses: what Python's ipaddress parses, printed back in its normal form.
+USER_NAME = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._-]{0,31}\$?\Z")
+
+
+def match_value_problem(kind, value):
+    """Why ``value`` cannot be given to ``sshd -T -C`` as ``kind`` ('user' or 'addr'); None when it can."""
+    if not isinstance(value, str):
+        return "%s must be text, not %s" % (kind, type(value).__name__)
+    if kind == "user":
+        if not USER_NAME.match(value):
+            return ("user name %r is not an account name sshd -T -C can take (letters, digits, . _ -, at most 32, "
+                    "no comma, blank, newline or pattern character)" % value)
+        return None
+    try:
+        parsed = ipaddress.ip_address(value)
+    except ValueError:
+        return "address %r is not an IP address" % value
+    if str(parsed) != value:
+        return "address %r is not in normal form (%s)" % (value, parsed)
+    return None
+
+
+def match_spec(user, addr):
+    """The -C argument for user from addr; raises SshdError for values sshd would misread."""
+    for kind, value in (("user", user), ("addr", addr)):
+        problem = match_value_problem(kind, value)
+        if problem:
+            raise SshdError("refused to ask sshd -T -C: %s" % problem)
+    return "user=%s,host=%s,addr=%s" % (user, addr, addr)
+
+
 def parse_effective(text):
     """``sshd -T`` output -> {keyword: [value, ...]} (keywords lower-case, as sshd prints them)."""
     out = {}

@@ -335,3 +335,53 @@ def test_lockout_guard(box, mod, case):
     else:
         assert any("AllowUsers (backup) does not include iryoadmin@10.89.1.1" in r for r in refusals)
         assert any("no administrator (iryoadmin) could log in" in r for r in refusals)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 16 item 5: values joined into `sshd -T -C user=...,host=...,addr=...`
+
+INJECTED = "bob,lport=2222"
+
+
+def test_a_comma_in_a_user_name_cannot_add_a_match_field(box, mod):
+    # A Match block only a LocalPort field selects: the injected ",lport=2222" would make sshd evaluate it (the old
+    # code joined the user into the -C argument as it came, and sshd reported PasswordAuthentication yes for it).
+    root = tree(box, debian_main(box) + "\nMatch LocalPort 2222\n\tPasswordAuthentication yes\n",
+                {"iryo-lab.conf": LAB_DROPIN})
+    sshd = mod.Sshd(box, "/usr/sbin/sshd", str(root / "sshd_config"))
+    with pytest.raises(iryo_sshd.SshdError, match="not an account name"):
+        sshd.effective(INJECTED, "10.20.0.5")
+
+
+def test_a_comma_in_an_address_cannot_change_the_user(box, mod):
+    # "addr" is given twice (host= and addr=); ",user=root" in it would make sshd evaluate root instead of bob.
+    root = tree(box, debian_main(box) + "\nMatch User root\n\tPasswordAuthentication yes\n",
+                {"iryo-lab.conf": LAB_DROPIN})
+    sshd = mod.Sshd(box, "/usr/sbin/sshd", str(root / "sshd_config"))
+    assert iryo_sshd.first(sshd.effective("bob", "10.20.0.5"), "passwordauthentication") == "no"
+    with pytest.raises(iryo_sshd.SshdError, match="not an IP address"):
+        sshd.effective("bob", "10.20.0.5,user=root")
+
+
+@pytest.mark.parametrize("kind, value", [
+    ("user", INJECTED), ("user", "bob alice"), ("user", "bob\nPasswordAuthentication yes"), ("user", "*"),
+    ("user", "!root"), ("user", "-oops"), ("user", ""), ("user", "a" * 33), ("user", None),
+    ("addr", "10.0.0.1,user=root"), ("addr", "10.0.0.0/8"), ("addr", " 10.0.0.1"), ("addr", "host.example"),
+    ("addr", "2001:DB8::1"),
+])
+def test_match_values_sshd_would_misread_are_refused(kind, value):
+    assert iryo_sshd.match_value_problem(kind, value)
+
+
+@pytest.mark.parametrize("kind, value", [("user", "iryoadmin"), ("user", "svc.backup-1"), ("user", "HOST$"),
+                                         ("addr", "10.20.0.5"), ("addr", "2001:db8::1")])
+def test_ordinary_match_values_pass(kind, value):
+    assert iryo_sshd.match_value_problem(kind, value) is None
+
+
+def test_the_input_validation_refuses_them_before_any_role_runs():
+    from iryo_guard.controller_actions import sshd_match_problems
+    assert sshd_match_problems(["iryoadmin"], "10.20.0.5") == []
+    problems = sshd_match_problems(["iryoadmin", INJECTED], "10.20.0.5,lport=2222")
+    assert len(problems) == 2
+    assert "d1_remote_access_admin_users" in problems[0] and "d1_remote_access_connection_source" in problems[1]
