@@ -227,6 +227,48 @@ def rsyslog_state(module):
     return {"rsyslogd": binary, "forwards": iryo_journald.forwards(sequence)}
 
 
+def online_journals(module, journalctl, commands):
+    """The journal files journald has open now (State: ONLINE in `journalctl --header`): where it
+    really writes, whatever the configuration files say."""
+    done = run(module, [journalctl, "--header", "--system"], "runtime storage")
+    # The header dump of every file is long; the verdict below is what the result needs.
+    commands.append(dict(done, stdout=""))
+    online, path = [], None
+    for line in done["stdout"].splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "File path":
+            path = value.strip()
+        elif key.strip() == "State" and value.strip() == "ONLINE" and path:
+            online.append(path)
+    return online, done
+
+
+def verify_journal_on_disk(module, journalctl, systemctl, old, written, commands):
+    """After the restart journald must write its system journal under /var/log/journal. If it still
+    writes to /run (it could not use /var/log/journal, or did not take the drop-in), the drop-in
+    promises something journald does not do: put the previous drop-in back, restart, and fail."""
+    online, done = online_journals(module, journalctl, commands)
+    if any(p.startswith("/var/log/journal/") and os.path.basename(p) == "system.journal" for p in online):
+        return
+    seen = ", ".join(online) or "no open journal file (%s)" % text(done)
+    if written:
+        if old is None:
+            if os.path.exists(JOURNALD_DROPIN):
+                os.unlink(JOURNALD_DROPIN)
+            undo = "removed %s" % JOURNALD_DROPIN
+        else:
+            write_text_atomically(module, JOURNALD_DROPIN, old)
+            undo = "restored the previous %s" % JOURNALD_DROPIN
+        again = run(module, [systemctl, "restart", "systemd-journald"], "restart with the previous configuration")
+        commands.append(again)
+        if again["rc"] != 0:
+            undo += " (restarting journald with it failed: %s)" % text(again)
+    else:
+        undo = "%s left as it was" % JOURNALD_DROPIN
+    raise Failed("after the restart systemd-journald writes its system journal to %s, not under /var/log/journal "
+                 "(required: Storage=persistent in effect); %s" % (seen, undo))
+
+
 def read(path):
     if not os.path.exists(path):
         return None
@@ -313,6 +355,8 @@ def run_module(module):
                     result["diff"].append({"before_header": "/var/log/journal", "after_header": "/var/log/journal",
                                            "before": "(absent)\n", "after": "(directory)\n"})
                 if write:
+                    systemctl = module.get_bin_path("systemctl") or "systemctl"
+                    journalctl = module.get_bin_path("journalctl")
                     try:
                         if old != wanted:
                             change_files(module, p, {JOURNALD_DROPIN: (old, wanted)}, None, None, result["commands"])
@@ -322,20 +366,21 @@ def run_module(module):
                             if tmpfiles:
                                 result["commands"].append(run(module, [tmpfiles, "--create", "--prefix",
                                                                        "/var/log/journal"], "journal directory"))
-                        systemctl = module.get_bin_path("systemctl") or "systemctl"
                         done = run(module, [systemctl, "restart", "systemd-journald"], "restart")
                         result["commands"].append(done)
                         if done["rc"] != 0:
                             raise Failed("systemd-journald restart failed: %s" % text(done))
-                        journalctl = module.get_bin_path("journalctl")
                         if journalctl:
                             result["commands"].append(run(module, [journalctl, "--flush"], "flush"))
+                            verify_journal_on_disk(module, journalctl, systemctl, old, old != wanted,
+                                                   result["commands"])
                     except Failed as exc:
                         failures.append("journald: %s" % exc)
                     journal = journald_state(module)
                     left = iryo_journald.judge_journald(journal["values"], journal["journal_dir"],
                                                         p["journald_min_retention_days"])
-                    if left:
+                    # After a failure the previous drop-in is back on purpose: that is no override.
+                    if left and not any(f.startswith("journald: ") for f in failures):
                         failures.append("journald: after writing %s still: %s (a later drop-in overrides it?)"
                                         % (JOURNALD_DROPIN, "; ".join(left)))
 

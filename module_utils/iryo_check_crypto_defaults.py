@@ -211,6 +211,34 @@ def run_openssl_backend(module, openssl, params):
     return result
 
 
+def one_line(text, width=300):
+    """Tool output as one line for an error message (the whole output stays in the task result)."""
+    flat = " ".join((text or "").split()) or "no output"
+    return flat if len(flat) <= width else flat[:width - 3] + "..."
+
+
+def restore_policy_module(module, tool, module_path, existed, old_module, old_policy, backup_file, why):
+    """A failed `update-crypto-policies --set` must not leave the new .pmod behind: the next run of the
+    tool (by an administrator or a package update) would apply it unvalidated. Put the previous module
+    back (or remove the new one), re-apply the previous policy so the back-ends match it again, and fail."""
+    if existed:
+        write_text_atomically(module, module_path, old_module)
+    elif os.path.exists(module_path):
+        os.unlink(module_path)
+    # The backup holds what is in place again: keeping it would only leave a stray copy in the folder.
+    if backup_file and os.path.exists(backup_file):
+        os.unlink(backup_file)
+    undo = "restored" if existed else "removed"
+    reapplied = ""
+    if old_policy:
+        rc, out, err = module.run_command([tool, "--set", old_policy])
+        reapplied = ("; re-applied the previous policy %s" % old_policy if rc == 0 else
+                     "; re-applying the previous policy %s also failed (%s), check the back-ends"
+                     % (old_policy, one_line(err or out)))
+    module.fail_json(msg="%s; %s %s%s" % (why, undo, module_path, reapplied), policy_module=module_path,
+                     restored=existed, removed=not existed)
+
+
 def run_crypto_policies_backend(module, openssl, params):
     root = params["crypto_policies_dir"]
     backend_file = os.path.join(root, "back-ends", "opensslcnf.config")
@@ -238,10 +266,13 @@ def run_crypto_policies_backend(module, openssl, params):
                               {"before_header": "policy", "after_header": "policy",
                                "before": current_policy + "\n", "after": wanted_policy + "\n"}]
             if not module.check_mode:
-                write_text_atomically(module, module_path, wanted_module, params["backup"])
+                existed = os.path.exists(module_path)
+                result["backup_file"] = write_text_atomically(module, module_path, wanted_module, params["backup"])
                 rc, out, err = module.run_command([tool, "--set", wanted_policy])
                 if rc != 0:
-                    module.fail_json(msg="update-crypto-policies --set %s failed: %s" % (wanted_policy, err or out))
+                    restore_policy_module(module, tool, module_path, existed, old_module, current_policy,
+                                          result.get("backup_file"), "update-crypto-policies --set %s failed (%s)"
+                                          % (wanted_policy, one_line(err or out)))
                 effective, error = evaluate(module, openssl, conf_wrapping(read(backend_file) or ""))
                 result["effective"] = effective
     return result

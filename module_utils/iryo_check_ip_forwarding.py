@@ -101,14 +101,33 @@ def forwarding_finding(evidence, problems):
                                 % ", ".join("%s = %s" % (k, runtime[k]) for k in KEYS if runtime[k] is not None))
 
 
-def write_runtime(module, key):
+def write_runtime(key):
+    """Set a key to 0 in the running kernel; the error text, or None when the write went through."""
     try:
         with open(proc_path(key), "w") as handle:
             handle.write("0\n")
     except (IOError, OSError) as exc:
-        module.fail_json(msg="cannot set %s at runtime (%s). In a container the runtime owns this value "
-                             "(e.g. podman --sysctl %s=0); the boot value was written to the drop-in."
-                         % (key, exc, key))
+        return exc.strerror or str(exc)
+    return None
+
+
+def restore_dropin(module, dropin, existed, old_text, written, refused, runtime, errors):
+    """The running value did not become 0: put the previous drop-in back (remove a new one), so that
+    what the host runs and what it boots with are not silently made to differ, and fail."""
+    if written:
+        if existed:
+            write_text_atomically(module, dropin, old_text)
+        elif os.path.exists(dropin):
+            os.unlink(dropin)
+    seen = "; ".join("%s is %s in %s%s" % (key, runtime[key], proc_path(key),
+                                            " (write refused: %s)" % errors[key] if errors.get(key) else "")
+                     for key in refused)
+    hint = (" In a container the runtime owns this value (e.g. podman --sysctl net.ipv4.ip_forward=0)."
+            if any(errors.get(key) for key in refused) else "")
+    undo = ("restored the previous %s" % dropin if existed else "removed the new %s" % dropin) if written \
+        else "%s left as it was" % dropin
+    module.fail_json(msg="IP forwarding still on after setting it off: %s (required 0); %s.%s"
+                     % (seen, undo, hint), runtime=runtime, dropin=dropin)
 
 
 ARGUMENT_SPEC = dict(
@@ -149,11 +168,17 @@ def run_module(module):
                          "before": "".join("%s = %s\n" % (k, runtime[k]) for k in stale_runtime),
                          "after": "".join("%s = 0\n" % k for k in stale_runtime)})
         if changed and not module.check_mode:
+            existed = os.path.exists(params["dropin"])
             if current != wanted:
                 write_text_atomically(module, params["dropin"], wanted)
-            for key in stale_runtime:
-                write_runtime(module, key)
+            errors = {key: write_runtime(key) for key in stale_runtime}
             runtime = {key: read_runtime(key) for key in KEYS}
+            # The kernel's answer, not our write, says whether forwarding is off: a write can fail
+            # (a read-only /proc/sys in a container) or be undone at once (a network manager).
+            refused = [key for key in KEYS if runtime[key] not in (None, "0")]
+            if refused:
+                restore_dropin(module, params["dropin"], existed, current, current != wanted, refused,
+                               runtime, errors)
             persistent = read_persistent()
             evidence = {"runtime": runtime, "persistent": persistent}
 
