@@ -370,13 +370,23 @@ def owner_info(st):
             "mode": "%04o" % stat.S_IMODE(st.st_mode), "group_members": members}
 
 
-def read_limited(path, limit):
-    """Read a regular file without following it into a FIFO or device and without blocking."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    fd = os.open(path, flags)
+# Opening a key file, in the scan and in enforce: never through a symlink in the last component (the scan works
+# on resolved paths, so a symlink there appeared after resolving), never blocking on a FIFO, never taking a tty.
+OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+              | getattr(os, "O_CLOEXEC", 0))
+
+
+def read_limited(path, limit, seen=None):
+    """Read a regular file without following it into a FIFO or device and without blocking.
+
+    `seen` (a dict) receives the file's (device, inode) as read, which enforce compares before it changes anything."""
+    fd = os.open(path, OPEN_FLAGS)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
+        if seen is not None:
+            seen["identity"] = (st.st_dev, st.st_ino)
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, 65536)
@@ -403,8 +413,9 @@ def inspect(candidate, params):
         return None
     if not stat.S_ISREG(st.st_mode):
         return dict(entry, problem="not a regular file") if candidate["required"] else None
+    seen = {}
     try:
-        data = read_limited(path, params["max_file_size"])
+        data = read_limited(path, params["max_file_size"], seen)
     except OSError as exc:
         # We could not read it: say what we can see (owner, mode), never guess what it holds.
         return dict(entry, unreadable=True, problem="cannot read: %s" % exc.strerror, **owner_info(st))
@@ -427,6 +438,10 @@ def inspect(candidate, params):
     if problem:
         entry["problem"] = problem
     entry.update(owner_info(st))
+    if seen.get("identity") != (st.st_dev, st.st_ino):
+        # replaced between stat and read: what we judged is not what the owner/mode describe
+        entry["problem"] = "the file was replaced while it was examined"
+    IDENTITIES[id(entry)] = seen.get("identity")
     return entry
 
 
@@ -477,20 +492,50 @@ def _state_text(owner, group, mode):
     return "owner: %s\ngroup: %s\nmode: %s\n" % (owner, group, mode)
 
 
+# (device, inode) of each key file as the scan read it, by id() of its entry: kept out of the entries, which
+# are returned and reported.
+IDENTITIES = {}
+
+
 def enforce_one(module, entry, owner, group, mode):
+    """Set owner and mode of the file the scan judged, through a descriptor (issue 16 item 1).
+
+    The path was resolved during the scan; a key in a folder another account can write may since have been
+    swapped for a symlink (root would then chown/chmod its target, e.g. /etc/shadow) or another file. So: open
+    with O_NOFOLLOW, check on the descriptor that it is a regular file with the device and inode the scan read,
+    and change it with fchmod/fchown. Returns (None, stat after the change), or (why it was refused, None);
+    nothing is changed when refused."""
     path = entry.get("real_path", entry["path"])
     try:
         uid = pwd.getpwnam(owner).pw_uid
         gid = grp.getgrnam(group).gr_gid if not group.isdigit() else int(group)
     except KeyError as exc:
         module.fail_json(msg="cannot set %s to %s:%s: %s does not exist on this host" % (path, owner, group, exc))
+    expected = IDENTITIES.get(id(entry))
+    if expected is None:
+        return "the scan did not record which file it read", None
     try:
-        # Narrow the mode first, so the file is never readable by the new owner's group in between.
-        os.chmod(path, int(mode, 8) & stat.S_IMODE(os.stat(path).st_mode))
-        os.chown(path, uid, gid)
-        os.chmod(path, int(mode, 8))
+        fd = os.open(path, OPEN_FLAGS)
     except OSError as exc:
-        module.fail_json(msg="cannot set owner/mode of %s: %s" % (path, exc.strerror))
+        if exc.errno == errno.ELOOP:
+            return "it is now a symbolic link (replaced after the scan)", None
+        return "it cannot be opened any more (%s)" % exc.strerror, None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "it is no longer a regular file (replaced after the scan)", None
+        if (st.st_dev, st.st_ino) != expected:
+            return "it is another file than the one the scan read (replaced after the scan)", None
+        try:
+            # Narrow the mode first, so the file is never readable by the new owner's group in between.
+            os.fchmod(fd, int(mode, 8) & stat.S_IMODE(st.st_mode))
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, int(mode, 8))
+        except OSError as exc:
+            module.fail_json(msg="cannot set owner/mode of %s: %s" % (path, exc.strerror))
+        return None, os.fstat(fd)
+    finally:
+        os.close(fd)
 
 
 def is_declared(entry, pattern):
@@ -600,13 +645,18 @@ def main():
             after = _state_text(owner, group, mode)
             if before == after:
                 continue
-            changed = True
             target = entry.get("real_path", entry["path"])
-            diff.append({"before_header": target, "after_header": target, "before": before, "after": after})
             entry["enforced"] = {"before": before, "after": after, "applied": not module.check_mode}
             if not module.check_mode:
-                enforce_one(module, entry, owner, group, mode)
-                entry.update(owner_info(os.stat(target)))
+                refused, st = enforce_one(module, entry, owner, group, mode)
+                if refused:
+                    # nothing changed: no diff, and the finding says why (build_findings)
+                    entry["enforced"]["applied"] = False
+                    entry["enforce_refused"] = refused
+                    continue
+                entry.update(owner_info(st))
+            changed = True
+            diff.append({"before_header": target, "after_header": target, "before": before, "after": after})
 
     findings = build_findings(keys, candidates, params, module.check_mode and changed, token_problems)
     compliant = not any(f["status"] in ("fail", "error") for f in findings)
@@ -640,6 +690,18 @@ def build_findings(keys, candidates, params, would_change, token_problems=()):
                                          "fix the reference or the path." % entry.get("problem"), False,
                                          summary="could not decide: the key file named by %s cannot be examined (%s)"
                                                  % (some(entry["sources"], 1), entry.get("problem") or "missing")))
+            continue
+        if entry.get("enforce_refused"):
+            owner, group, mode = wanted_state(entry, params)
+            evidence["problems"] = permission_problems(entry, params)
+            findings.append(make_finding(
+                PERMISSIONS, "error", "high", entry["path"], evidence, expected,
+                "Nothing was changed: %s. Look at who can write %s, move the key to a folder only root can write, "
+                "then harden again." % (entry["enforce_refused"], os.path.dirname(entry.get("real_path",
+                                                                                          entry["path"]))), False,
+                summary="refused to chown %s:%s / chmod %s %s: %s; required: the file the scan read, unchanged, "
+                        "in a folder only root can write" % (owner, group, mode, entry.get("real_path", entry["path"]),
+                                                             entry["enforce_refused"])))
             continue
         problems = permission_problems(entry, params)
         if problems:

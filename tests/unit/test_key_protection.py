@@ -10,6 +10,8 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -498,3 +500,75 @@ def test_no_key_material_in_result_output_or_report(keydir, tmp_path):
 def test_module_functions_are_loadable():
     mod = load_library_module("key_protection")
     assert mod.PERMISSIONS == "c13.keys.permissions" and mod.SIGNING == "c13.keys.signing_key_protected"
+
+
+# --- issue 16 item 1: a key swapped between scan and enforce, inside one call -----------------------------------
+# The module lists PKCS#11 tokens (pkcs11-tool -L, which makes softhsm2 read SOFTHSM2_CONF) after the file scan and
+# before it enforces. With softhsm2_conf a FIFO, softhsm2's open of it is the signal: the scan is over, enforce has
+# not started. Only then the helper swaps the key and lets softhsm2 read a valid (empty) configuration. So the
+# swap lands between scan and enforce every time, not by luck of timing.
+
+def swap_when_read(fifo, action, tokendir, done):
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            fd = os.open(str(fifo), os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until a reader opened it
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
+    try:
+        action()
+        done.append("swapped")
+        os.set_blocking(fd, True)
+        os.write(fd, ("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n"
+                      % tokendir).encode())
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("swap", ["symlink", "other_file"])
+def test_a_key_swapped_between_scan_and_enforce_is_refused_and_nothing_changes(keys, tmp_path, swap):
+    testkit.tool("pkcs11-tool")
+    assert SOFTHSM, testkit.setup_message("libsofthsm2.so", "softhsm2")
+    folder = tmp_path / "svc-keys"         # stands for a folder a service account can write
+    folder.mkdir()
+    key = folder / "tls.key"
+    shutil.copy(keys / "ec256.pem", key)
+    key.chmod(0o644)
+    canary = tmp_path / "canary"           # stands for /etc/shadow: must keep owner and mode
+    canary.write_text("not a key\n")
+    canary.chmod(0o644)
+    os.chown(canary, 65534, 65534)
+    other = folder / ".other"
+    shutil.copy(keys / "rsa2048.pem", other)
+    other.chmod(0o644)
+    (tmp_path / "tokens").mkdir()
+    fifo = tmp_path / "softhsm2.conf"
+    os.mkfifo(fifo)
+
+    def action():
+        if swap == "symlink":
+            (folder / ".link").symlink_to(canary)
+            os.rename(folder / ".link", key)
+        else:
+            os.rename(other, key)
+
+    done = []
+    helper = threading.Thread(target=swap_when_read, args=(fifo, action, tmp_path / "tokens", done), daemon=True)
+    helper.start()
+    run, result = adhoc(tmp_path, "key_protection", {"paths": [str(key)], "web_servers": False, "state": "enforced",
+                                                     "pkcs11_modules": [SOFTHSM], "softhsm2_conf": str(fifo)})
+    helper.join(10)
+    assert done == ["swapped"], "the helper never saw softhsm2 read its configuration: %s" % run.stdout[-2000:]
+    st = canary.stat()
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o644, 65534, 65534)
+    if swap == "other_file":
+        assert stat.S_IMODE(key.stat().st_mode) == 0o644          # the file put in its place is untouched too
+    assert result["changed"] is False and result["permission_changes"] == []
+    finding = by_target(result, "c13.keys.permissions")[str(key)]
+    assert finding["status"] == "error"
+    why = "it is now a symbolic link" if swap == "symlink" else "another file than the one the scan read"
+    assert why in finding["summary"] and "refused to chown" in finding["summary"], finding["summary"]
+    assert "{" not in finding["summary"] and "\n" not in finding["summary"]
