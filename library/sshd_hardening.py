@@ -36,7 +36,7 @@ description:
   - Check mode reports the diff (and a refusal) and writes nothing.
 version_added: "0.1.0"
 author:
-  - iryo-guard developers
+  - iryo-guard developers (!UNKNOWN)
 options:
   state:
     description: V(audit) only reports; V(enforced) writes the drop-in.
@@ -134,8 +134,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: In check mode the module changes nothing on the host and reports what it would change.
   diff_mode:
     support: full
+    description: Returns a diff of each change it makes or, in check mode, would make.
 notes:
   - Match blocks that test C(LocalAddress)/C(LocalPort) are evaluated without them (sshd -T -C is
     given the user, host and address only).
