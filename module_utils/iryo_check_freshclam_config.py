@@ -96,6 +96,24 @@ def redact(value, secrets=()):
     return text
 
 
+def secret_lines(text):
+    """The secret option names the text sets (HTTPProxyPassword)."""
+    return [option[0] for option in map(split_option, text.splitlines()) if option and option[0] in SECRET_OPTIONS]
+
+
+def mode_problem(path, text):
+    """Why the file's mode is wrong for what it holds, or None: with a password in it, group and others must not
+    read it, and freshclam itself refuses to start then."""
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        return None
+    if secret_lines(text) and mode & 0o077:
+        return ("%s holds HTTPProxyPassword but is mode %04o: other users can read the password and freshclam "
+                "refuses to run (at most 0700)" % (path, mode))
+    return None
+
+
 def read_text(path):
     """The file as text, byte for byte: bytes that are not UTF-8 (a Shift_JIS comment) survive the edit
     unchanged (surrogateescape) instead of failing the read; freshclam itself reads bytes."""
@@ -434,11 +452,23 @@ def run_module(module):
                         module.fail_json(msg="the new file does not parse back as intended, left unchanged")
                     if params["backup"]:
                         result["backup_file"] = module.backup_local(path)
+                        if secret_lines(current):
+                            os.chmod(result["backup_file"], 0o600)  # the copy holds the password too
                     module.atomic_move(tmp, path)
                 finally:
                     if os.path.exists(tmp):
                         os.unlink(tmp)
                 text = read_text(path)
+        mode = os.stat(path).st_mode & 0o7777
+        if secret_lines(wanted) and mode & 0o077:
+            # freshclam refuses a file with HTTPProxyPassword that group or others can read ("Insecure
+            # permissions ... must have no more than 0700 permissions", then "Initialization error", ClamAV
+            # 1.4), and so should we: the password is not for every local user.
+            changed = True
+            diff.append({"before_header": "%s (mode)" % path, "after_header": "%s (mode)" % path,
+                         "before": "%04o\n" % mode, "after": "%04o\n" % (mode & 0o700)})
+            if not module.check_mode:
+                os.chmod(path, mode & 0o700)
 
     update = None
     if params["state"] == "enforced" and params["update_now"]:
@@ -472,8 +502,11 @@ def run_module(module):
     if update and update["due"]:
         # what the enforcement fetched (or, in check mode, would fetch) and why
         evidence["update"] = {"ran": update["ran"], "reason": update["reason"], "updated": update.get("updated", [])}
-    finding = mirror_finding(path, evidence, expected, problems_of(configured, mirrors, urls, remove_public),
-                             bool(mirrors or urls), remove_public)
+    problems = problems_of(configured, mirrors, urls, remove_public)
+    wrong_mode = mode_problem(path, text)  # in check mode the file as it is; the diff says what enforce changes
+    if wrong_mode:
+        problems.insert(0, wrong_mode)  # first: freshclam does not run at all then
+    finding = mirror_finding(path, evidence, expected, problems, bool(mirrors or urls), remove_public)
     module.exit_json(changed=changed, diff=diff, configured=configured, service=service, last_success=success,
                      findings=[finding], needs=service_needs(module, service, params["service_dropin"]), **result)
 

@@ -102,3 +102,21 @@ def test_non_utf8_comments_survive_the_edit_byte_for_byte(tmp_path, mod):
     assert done.returncode == 0, done.stdout + done.stderr
     assert result["findings"][0]["status"] == "pass"
     assert conf.read_bytes() == comment + mod.edit(DEBIAN, ["http://mirror/clamav"], [], True).encode()
+
+
+def test_a_file_with_the_proxy_password_becomes_private_and_its_backup_too(tmp_path):
+    conf = tmp_path / "freshclam.conf"
+    conf.write_text(DEBIAN + "HTTPProxyPassword %s\n" % PROXY_PW)
+    conf.chmod(0o644)  # Debian's mode; freshclam 1.4 then stops at "Insecure permissions (for HTTPProxyPassword)"
+    args = {"state": "enforced", "path": str(conf), "private_mirrors": ["http://mirror/clamav"]}
+    done, result = adhoc(tmp_path, {"path": str(conf), "private_mirrors": ["http://mirror/clamav"]}, check=True)
+    assert "mode 0644" in result["findings"][0]["summary"]
+    done, result = adhoc(tmp_path, args, check=True)
+    assert result["changed"] is True and conf.stat().st_mode & 0o777 == 0o644
+    assert "-0644" in done.stdout and "+0600" in done.stdout
+    done, result = adhoc(tmp_path, args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert conf.stat().st_mode & 0o777 == 0o600 and result["findings"][0]["status"] == "pass"
+    assert Path(result["backup_file"]).stat().st_mode & 0o777 == 0o600
+    done, result = adhoc(tmp_path, args)
+    assert result["changed"] is False
