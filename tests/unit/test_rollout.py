@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from ansible.executor.playbook_executor import PlaybookExecutor
 
 from iryo_guard.rollout import RolloutError, batch_sizes, parse_serial, plan
@@ -112,24 +113,21 @@ def run_playbook(tmp_path, hosts, extra, serial_default="[2]"):
                                             "ansible_python_interpreter": sys.executable}, **v)
                                    for h, v in hosts.items()}}}
     (tmp_path / "inventory.yml").write_text(json.dumps(inventory))
-    # The two plays of playbooks/harden.yml that decide the order, and a serial play shaped like its second
-    playbook = [
-        {"name": "input", "hosts": "all", "gather_facts": False, "any_errors_fatal": True, "tasks": [
-            {"name": "INPUT", "iryo_validate_inputs": None},
-            {"name": "ROLLOUT plan", "iryo_rollout_plan": {"hosts": "{{ ansible_play_hosts }}",
-                                                           "serial": "{{ iryo_harden_serial }}"},
-             "register": "iryo_rollout", "run_once": True},
-            {"name": "ROLLOUT order", "ansible.builtin.set_fact": {"iryo_rollout_order": "{{ iryo_rollout.order }}"},
-             "delegate_to": "localhost", "delegate_facts": True, "run_once": True}]},
-        {"name": "serial", "hosts": "{{ hostvars['localhost'].iryo_rollout_order | default('all') }}",
-         "gather_facts": False, "serial": "{{ iryo_harden_serial }}", "tasks": [
-             {"name": "BATCH", "ansible.builtin.debug": {"msg": "BATCH {{ ansible_play_batch | join(',') }}"},
-              "run_once": True}]}]
+    # playbooks/harden.yml's own input play (validation and the plan), and its serial play (hosts, serial, the
+    # ROLLOUT guard) with one task in place of the roles that prints each batch Ansible runs
+    harden = yaml.safe_load((REPO / "playbooks" / "harden.yml").read_text())
+    serial_play = {key: harden[1][key] for key in ("name", "hosts", "gather_facts", "serial")}
+    serial_play["pre_tasks"] = [t for t in harden[1]["pre_tasks"] if t["name"].startswith("ROLLOUT |")]
+    assert serial_play["pre_tasks"], "harden.yml's serial play has no ROLLOUT guard"
+    serial_play["tasks"] = [{"name": "BATCH", "ansible.builtin.debug": {"msg": "BATCH {{ ansible_play_batch | "
+                                                                        "join(',') }}"}, "run_once": True}]
+    playbook = [harden[0], serial_play]
     (tmp_path / "play.yml").write_text(json.dumps(playbook))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".ansible"),
                IRYO_REPORT_DIR=str(tmp_path / "reports"), ANSIBLE_NOCOLOR="1")
+    extra = dict({"iryo_harden_serial": [2]}, **extra) if extra is not None else {}
     return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
-                           str(tmp_path / "play.yml"), "-e", json.dumps(dict({"iryo_harden_serial": [2]}, **extra))],
+                           str(tmp_path / "play.yml"), "-e", json.dumps(extra)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -155,6 +153,9 @@ def test_ansible_runs_the_planned_batches(tmp_path):
     ({"a": {"iryo_redundancy_group": ["x"]}}, {}, "iryo_redundancy_group"),
     ({"a": {}}, {"iryo_nightly_serial": "[1, 2]"}, "a list on the command line is JSON"),
     ({"a": {}}, {"iryo_nightly_serial": 0}, "at least one host"),
+    ({"a": {}}, {"iryo_nightly_serial": "0%"}, "is not a percentage from 1% to 100%"),
+    ({"a": {}}, {"iryo_nightly_serial": "abc"}, "'abc' is not a batch size"),
+    ({"a": {}}, {"iryo_nightly_serial": [1, "abc"]}, "'abc' is not a batch size"),
     ({"a": {}}, {"iryo_nightly_health_wait": 7200}, "iryo_nightly_health_wait must be a whole number"),
     ({"a": {"iryo_redundancy_group": "g"}, "b": {"iryo_redundancy_group": "g"}, "c": {"iryo_redundancy_group": "g"}},
      {}, "redundancy group g has 3 members here (a, b, c) but the run has 2 batches (sizes 2, 1)"),
@@ -163,3 +164,18 @@ def test_bad_rollout_input_stops_the_input_play(tmp_path, hosts, extra, message)
     done = run_playbook(tmp_path, hosts, extra)
     assert done.returncode != 0 and message in done.stdout, done.stdout[-3000:]
     assert '"msg": "BATCH' not in done.stdout  # no host's turn started
+
+
+def test_a_serial_value_from_the_inventory_changes_no_host(tmp_path):
+    """`serial:` never sees inventory variables, the plan (a task) does: batches of one planned, Ansible forms
+    harden.yml's default 50 % batches. The guard stops the first batch before its first task."""
+    hosts = {h: {"iryo_harden_serial": 1, "iryo_redundancy_group": g} for h, g in
+             (("a", "pair"), ("b", "pair"), ("c", None), ("d", None))}
+    for values in hosts.values():
+        if values["iryo_redundancy_group"] is None:
+            del values["iryo_redundancy_group"]
+    done = run_playbook(tmp_path, hosts, None)
+    assert done.returncode != 0, done.stdout[-3000:]
+    assert '"msg": "BATCH' not in done.stdout, done.stdout[-3000:]
+    assert ("not changed: this batch (a, b) is not one the rollout plan formed (a | b | c | d); give "
+            "iryo_nightly_serial / iryo_harden_serial as an extra variable (-e), not in the inventory") in done.stdout
