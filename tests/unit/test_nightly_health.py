@@ -150,14 +150,14 @@ def servers(netns, tmp_path):
     return {"tls": tls, "plain": plain}
 
 
-def play(tmp_path, netns, between, wait):
+def play(tmp_path, netns, between, wait, play_vars=None):
     """before; `between` (shell, in the namespace); after with `wait`: (ansible result, before, after)."""
     out = tmp_path / "result.json"
     health = {"endpoints": [{"name": "test-tls", "probe_host": "127.0.0.1", "probe_port": TLS_PORT,
                              "server_name": "localhost"}],
               "services": [{"name": "test-service", "port": PLAIN_PORT, "proto": "tcp"}], "wait": wait}
     playbook = [{"hosts": "localhost", "connection": "local", "gather_facts": False,
-                 "vars": {"iryo_unattended": True}, "tasks": [
+                 "vars": dict({"iryo_unattended": True}, **(play_vars or {})), "tasks": [
                      {"name": "before", "nightly_health": dict(health, phase="before"), "register": "b"},
                      {"name": "between", "ansible.builtin.shell": between, "changed_when": True},
                      {"name": "after", "nightly_health": dict(health, phase="after", before="{{ b }}"),
@@ -229,6 +229,20 @@ def test_a_server_back_within_the_wait_passes(tmp_path, netns, servers):
     [finding] = after["findings"]
     assert finding["status"] == "pass", finding["summary"]
     assert 2 <= finding["evidence"]["waited_s"] < 30
+
+
+def test_switched_off_it_reports_skipped_by_configuration_and_lets_the_night_go_on(tmp_path, netns, servers):
+    """iryo_check_ops_nightly_health: false is allowed (docs/switches-and-tags.md): the report says so on the host,
+    and the next batch's guard sees no failed health check (the night then stops only on a failed task)."""
+    stop = "kill %d %d" % (servers["tls"].pid, servers["plain"].pid)  # would fail the check were it on
+    _, before, after = play(tmp_path, netns, stop, wait=0, play_vars={"iryo_check_ops_nightly_health": False})
+    assert "iryo_nightly_health" not in before and "iryo_nightly_health" not in after
+    [finding] = after["findings"]
+    assert finding["check"] == "ops.nightly.health" and finding["status"] == "not_applicable"
+    assert finding["summary"].startswith("skipped by configuration (iryo_check_ops_nightly_health = false)")
+    assert finding["skipped_by"] == "iryo_check_ops_nightly_health"
+    assert passed({"h": {"iryo_nightly_health_after": after}}, "h")
+    assert not passed({"h": {}}, "h")  # a host that failed before its after phase still stops the night
 
 
 def test_an_unreachable_host_stops_the_next_batch_before_it_is_contacted(tmp_path, netns):
