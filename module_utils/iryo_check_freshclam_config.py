@@ -37,6 +37,9 @@ URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]*)@")
 # Values stricter than freshclam's own parser: one token without blanks or control characters, so that a
 # value can never add a second option line (a newline in an inventory value) or be read as two words.
 BAD_VALUE = re.compile(r"[\s\x00-\x1f\x7f]")
+# freshclam 1.4 reads its file in fixed-size lines: a PrivateMirror line with a 1000-character URL splits and
+# fails ("Missing argument"), one with 510 characters is read (measured on the lab, 1.4.3 and 1.4.6).
+MAX_URL = 500
 
 
 def split_option(line):
@@ -131,10 +134,11 @@ def refuse_bad_values(module, params):
     characters): written as is, a newline would add an option line to freshclam.conf."""
     for name in ("private_mirrors", "custom_urls"):
         for value in params[name]:
-            if not value or BAD_VALUE.search(value):
+            if not value or BAD_VALUE.search(value) or len(value) > MAX_URL:
                 shown = json.dumps(redact(value, secrets_in("", [value]))[:120], ensure_ascii=False)
-                module.fail_json(msg="%s: %s is not one URL (empty, or blanks or control characters in it); "
-                                     "nothing was read or written" % (name, shown))
+                module.fail_json(msg="%s: %s is not one URL (empty, blanks or control characters in it, or "
+                                     "longer than %d characters); "
+                                     "nothing was read or written" % (name, shown, MAX_URL))
 
 
 class Redacting(object):
