@@ -39,10 +39,23 @@ author:
   - iryo-guard developers (!UNKNOWN)
 options:
   state:
-    description: V(audit) only reports; V(enforced) writes the drop-in.
+    description:
+      - V(audit) only reports; V(enforced) writes the drop-in. V(confirmed) is sent by the action plugin over a NEW
+        connection after an enforced change: it cancels the restore timer (O(rollback_timeout)) and reports.
     type: str
-    choices: [audit, enforced]
+    choices: [audit, enforced, confirmed]
     default: audit
+  rollback_timeout:
+    description:
+      - Over SSH, an enforced change arms a transient systemd timer (C(iryo-guard-sshd-rollback)) before the drop-in is
+        written; unless the controller logs in again over a new connection and confirms within this many seconds,
+        the host puts the previous drop-in back and reloads sshd with C(systemctl try-reload-or-restart). 0 turns
+        this off (only from a console).
+    type: int
+    default: 120
+  connection_password_source:
+    description: Where the controller found a password for this connection (set by the action plugin; for messages).
+    type: str
   allowed_networks:
     description:
       - The VPN/VDI networks administrators come from (CIDR). Empty means none is declared; then
@@ -162,6 +175,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+pending_confirmation:
+  description: True when the change is live and the restore timer waits for state=confirmed over a new connection.
+  returned: with state=enforced when the drop-in was written over SSH
+  type: bool
+confirmed:
+  description: With state=confirmed, whether a waiting restore timer was cancelled.
+  returned: with state=confirmed
+  type: bool
 effective:
   description: Global effective values of the keywords the checks read (from C(sshd -T)).
   returned: when sshd is installed
@@ -388,6 +409,10 @@ def reload_argv(module):
     value = module.params["reload_command"]
     if value is not None:
         return as_argv(value)
+    return default_reload_argv(module)
+
+
+def default_reload_argv(module):
     systemctl = module.get_bin_path("systemctl") or "systemctl"
     unit = "ssh"
     if not any(os.path.exists(os.path.join(d, "ssh.service")) for d in
@@ -528,7 +553,7 @@ def paths_of(ev, connection):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", default="audit", choices=["audit", "enforced"]),
+            state=dict(type="str", default="audit", choices=["audit", "enforced", "confirmed"]),
             allowed_networks=dict(type="list", elements="str", default=[]),
             admin_users=dict(type="list", elements="str", default=[]),
             password_auth=dict(type="bool", default=True, no_log=False),
@@ -542,6 +567,8 @@ def main():
             connection_user=dict(type="str"),
             connection_transport=dict(type="str"),
             connection_auth=dict(type="str", default="publickey", choices=["publickey", "password"]),
+            connection_password_source=dict(type="str", no_log=False),
+            rollback_timeout=dict(type="int", default=120),
             connection_source=dict(type="str"),
             sshd_config=dict(type="path", default="/etc/ssh/sshd_config"),
             dropin=dict(type="path", default="/etc/ssh/sshd_config.d/00-iryo-guard.conf"),
@@ -551,6 +578,10 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    confirmation = None
+    if params["state"] == "confirmed":
+        # The controller got in over a NEW connection after the change: cancel the host's restore timer.
+        confirmation = {"confirmed": disarm(module) if not module.check_mode else False}
     try:
         networks = iryo_sshd.normalise_networks(params["allowed_networks"])
     except ValueError as exc:
@@ -623,6 +654,8 @@ def main():
             current = handle.read()
     result = {"changed": False, "connection": connection,
               "dropin": {"path": params["dropin"], "current": current == wanted, "wanted": wanted}}
+    if confirmation is not None:
+        result.update(confirmation)
 
     if params["state"] == "enforced" and current != wanted:
         result["changed"] = True
@@ -639,11 +672,15 @@ def main():
         if not module.check_mode:
             commands = []
             result["commands"] = commands
+            rollback = rollback_seconds(params, connection)
             try:
-                apply(module, sshd, params, current, wanted, commands, connection)
+                apply(module, sshd, params, current, wanted, commands, connection, rollback)
             except Refused as exc:
                 result["changed"] = False
                 module.fail_json(msg=str(exc), **result)
+            if rollback:
+                result["pending_confirmation"] = True
+                result["rollback"] = {"unit": ROLLBACK_UNIT, "timeout": rollback}
             sshd.cache.clear()
             ev = evaluate(sshd, users, networks, extra)
 
@@ -656,7 +693,7 @@ def main():
 
 def check_candidate(module, sshd_bin, params, wanted, users, networks, extra, connection, allowed):
     """Evaluate the configuration the new drop-in would give, in a temporary copy; the guard's verdict."""
-    refusals = []
+    refusals, keys = [], {}
     transport = (connection.get("transport") or "").split(".")[-1]
     if transport in ("ssh", "paramiko", "paramiko_ssh", "smart") and not connection.get("source"):
         refusals.append("Ansible connects over %s but the connection's source address could not be found on the "
@@ -664,6 +701,14 @@ def check_candidate(module, sshd_bin, params, wanted, users, networks, extra, co
                         "(d1_remote_access_connection_source) to the address sshd sees" % transport)
     if connection.get("source") and not connection.get("user"):
         refusals.append("the connecting user is unknown; set connection_user")
+    if params["password_auth"] and params["connection_auth"] == "password":
+        # Decided by the controller from the real connection (play context, connection options, every password
+        # variable); a connection that may authenticate with a password would be cut by PasswordAuthentication no.
+        refusals.append("Ansible logs in to this host as %s with a password (%s), and this change turns password "
+                        "logins off: give %s an authorized key and connect with the key only, or set "
+                        "d1_remote_access_password_auth: false"
+                        % (connection.get("user") or "?", params.get("connection_password_source") or "password set",
+                           connection.get("user") or "that account"))
     workdir = tempfile.mkdtemp(prefix="iryo-sshd-")
     try:
         main_copy = iryo_sshd.candidate_tree(params["sshd_config"], params["dropin"], wanted, workdir)
@@ -677,6 +722,20 @@ def check_candidate(module, sshd_bin, params, wanted, users, networks, extra, co
         more, paths = guard(ev, connection if connection.get("source") and connection.get("user") else None,
                             admins, networks, params["connection_auth"])
         refusals += more
+        keys = {}
+        if params["password_auth"]:
+            # Every declared administrator (and the account Ansible uses) must keep a key login once passwords
+            # are off: an AuthorizedKeysFile sshd would read for them, under the new configuration, with a key.
+            must_keep = [u for u in list(params["admin_users"]) + [connection.get("user")] if u and u != "root"]
+            probe_addr = connection.get("source") or (ev["inside"][0] if ev["inside"] else None)
+            for user in dict.fromkeys(must_keep):
+                eff = cand.effective(user, probe_addr) if probe_addr else cand.effective()
+                keys[user] = iryo_sshd.authorized_key_status(eff, user)
+            without = ["%s (%s)" % (u, detail) for u, (ok, detail) in keys.items() if not ok]
+            if without:
+                refusals.append("turning password logins off would lock out %s: no authorized key sshd would "
+                                "accept; install a key for each first, or remove the account from admin_users "
+                                "(d1_remote_access_admin_users)" % "; ".join(without))
         # The drop-in must take effect: sshd_config that sets values before its Include wins over it.
         not_effective = []
         if params["password_auth"] and judge_password(ev):
@@ -693,7 +752,8 @@ def check_candidate(module, sshd_bin, params, wanted, users, networks, extra, co
                                                      "; ".join(not_effective)))
     finally:
         iryo_sshd.remove_tree(workdir)
-    return {"refusals": refusals, "admin_paths": paths, "connection": connection}
+    return {"refusals": refusals, "admin_paths": paths, "connection": connection,
+            "authorized_keys": {u: {"has_key": ok, "detail": d} for u, (ok, d) in keys.items()}}
 
 
 def backup(params, current):
@@ -722,12 +782,74 @@ def run(module, argv, what):
     return {"what": what, "cmd": argv, "rc": rc, "stdout": out, "stderr": err}
 
 
-def apply(module, sshd, params, current, wanted, commands, connection):
-    """Back up, write, validate, reload, check; restore on any failure (raises Refused)."""
+ROLLBACK_UNIT = "iryo-guard-sshd-rollback"
+SSH_TRANSPORTS = ("ssh", "paramiko", "paramiko_ssh", "smart")
+
+
+def rollback_seconds(params, connection):
+    """Seconds of the restore timer for this change; 0 when no SSH connection can be cut by it."""
+    transport = (connection.get("transport") or "").split(".")[-1]
+    if params["rollback_timeout"] <= 0 or transport not in SSH_TRANSPORTS:
+        return 0
+    return params["rollback_timeout"]
+
+
+def restore_script(module, params, current, saved):
+    """What the timer runs: the previous drop-in back, then sshd reloaded by the SYSTEM's reload (never
+    reload_command, an input that may be what broke the login)."""
+    q = shlex.quote
+    dropin = params["dropin"]
+    if current is None:
+        put_back = "rm -f -- %s" % q(dropin)
+    else:
+        put_back = "cp -p -- %s %s && mv -f -- %s %s" % (q(saved), q(dropin + ".iryo-rollback"),
+                                                         q(dropin + ".iryo-rollback"), q(dropin))
+    reload_cmd = " ".join(q(a) for a in default_reload_argv(module))
+    return ("#!/bin/sh\n# iryo-guard sshd_hardening: the change was not confirmed over a new SSH connection; put the "
+            "previous drop-in back.\n%s\n%s\n" % (put_back, reload_cmd))
+
+
+def arm(module, params, current, saved, seconds, commands):
+    """A transient systemd timer that restores the previous drop-in unless disarm() runs first (nft_firewall's
+    "commit confirmed"): armed BEFORE the new drop-in is written, so a connection lost in the middle of the change
+    is covered too."""
+    systemd_run = module.get_bin_path("systemd-run")
+    if not systemd_run or not module.get_bin_path("systemctl"):
+        raise Refused("rollback_timeout=%d needs systemd-run for the restore timer and it is not here; nothing "
+                      "written (rollback_timeout=0 applies without it, only from a console)" % seconds)
+    disarm(module)
+    script = os.path.join(params["backup_dir"], "rollback.sh")
+    write_text_atomically(module, script, restore_script(module, params, current, saved), new_mode=0o700)
+    done = run(module, [systemd_run, "--unit", ROLLBACK_UNIT, "--on-active=%ds" % seconds,
+                        "--timer-property=AccuracySec=1s",
+                        "--description=iryo-guard: restore the previous sshd drop-in unless the change is confirmed",
+                        "/bin/sh", script], "arm restore timer (%d s)" % seconds)
+    commands.append(done)
+    if done["rc"] != 0:
+        raise Refused("cannot arm the restore timer (%s); nothing written" % (done["stderr"] or done["stdout"]).strip())
+
+
+def disarm(module):
+    """Stop the restore timer; True when it was still waiting (the change is now confirmed)."""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return False
+    rc, _, _ = module.run_command([systemctl, "is-active", "--quiet", ROLLBACK_UNIT + ".timer"])
+    module.run_command([systemctl, "stop", ROLLBACK_UNIT + ".timer"])
+    module.run_command([systemctl, "reset-failed", ROLLBACK_UNIT + ".timer", ROLLBACK_UNIT + ".service"])
+    return rc == 0
+
+
+def apply(module, sshd, params, current, wanted, commands, connection, rollback=0):
+    """Back up, (arm the restore timer,) write, validate, reload, check; restore on any failure (raises Refused)."""
     saved = backup(params, current)
     commands.append({"what": "backup", "cmd": [], "rc": 0, "stdout": saved, "stderr": ""})
+    if rollback:
+        arm(module, params, current, saved, rollback, commands)
 
     def restore(why):
+        if rollback:
+            disarm(module)
         if current is None:
             if os.path.exists(params["dropin"]):
                 os.unlink(params["dropin"])

@@ -471,3 +471,89 @@ def ssh_connection(pid=None):
 def listening_ports(proc="/proc"):
     """[(address, port)] of TCP sockets in LISTEN state in this network namespace."""
     return sorted({(s["address"], s["port"]) for s in listening_sockets(proc, protos=("tcp",))})
+
+
+# ---------------------------------------------------------------------------------------------
+# authorized keys: would this user still get in once passwords are off?
+
+KEY_LINE = re.compile(r"(?:^|\s)(?:ssh-(?:rsa|dss|ed25519|ed448)|ecdsa-sha2-nistp\d+|sk-[a-z0-9-]+@openssh\.com"
+                      r"|[a-z0-9-]+-cert-v01@openssh\.com)\s+AAAA[0-9A-Za-z+/]+=*(?:\s|$)")
+
+
+def expand_keys_path(pattern, entry):
+    """AuthorizedKeysFile tokens as sshd expands them (%% %h %u %U; relative paths start at the home folder)."""
+    tokens = {"%": "%", "h": entry.pw_dir, "u": entry.pw_name, "U": str(entry.pw_uid)}
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "%" and i + 1 < len(pattern):
+            token = pattern[i + 1]
+            out.append(tokens.get(token, "%" + token))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    path = "".join(out)
+    return path if path.startswith("/") else os.path.join(entry.pw_dir, path)
+
+
+def _unsafe(path, st, uid):
+    """sshd's StrictModes test (auth2-pubkeyfile.c auth_secure_path): owned by the user or root, not group/other
+    writable."""
+    if st.st_uid not in (0, uid):
+        return "%s is owned by uid %d" % (path, st.st_uid)
+    if st.st_mode & 0o022:
+        return "%s is writable by group or others (mode %04o)" % (path, st.st_mode & 0o7777)
+    return None
+
+
+def authorized_key_status(effective, user):
+    """(has_key, detail) for ``user`` under this effective configuration (sshd -T -C user=...).
+
+    has_key is True when an AuthorizedKeysFile sshd would read holds at least one key and (with StrictModes)
+    passes sshd's ownership test, or when an AuthorizedKeysCommand supplies keys (not verifiable here; said in
+    the detail). False otherwise, with what is missing."""
+    import pwd
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return False, "no account %s on this host" % user
+    command = first(effective, "authorizedkeyscommand", "none")
+    # sshd -T prints all AuthorizedKeysFile names on one line, blank-separated
+    patterns = [p for value in effective.get("authorizedkeysfile", []) for p in value.split() if p != "none"]
+    strict = first(effective, "strictmodes", "yes") == "yes"
+    problems = []
+    for pattern in patterns:
+        path = expand_keys_path(pattern, entry)
+        try:
+            st = os.stat(path)
+        except OSError:
+            problems.append("%s absent" % path)
+            continue
+        unsafe = _unsafe(path, st, entry.pw_uid) if strict else None
+        # the folders from the file's up to the home folder, as sshd walks them
+        home, folder = entry.pw_dir.rstrip("/") or "/", os.path.dirname(path)
+        while strict and not unsafe and (folder == home or folder.startswith(home + "/")):
+            try:
+                unsafe = _unsafe(folder, os.stat(folder), entry.pw_uid)
+            except OSError:
+                break
+            if folder == home:
+                break
+            folder = os.path.dirname(folder)
+        if unsafe:
+            problems.append("%s ignored by StrictModes: %s" % (path, unsafe))
+            continue
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read(1048576).decode("utf-8", "replace")
+        except (IOError, OSError) as exc:
+            problems.append("%s unreadable (%s)" % (path, exc.strerror))
+            continue
+        count = sum(1 for line in text.splitlines() if not line.lstrip().startswith("#") and KEY_LINE.search(line))
+        if count:
+            return True, "%d key(s) in %s" % (count, path)
+        problems.append("%s holds no key" % path)
+    if command != "none":
+        return True, "keys come from AuthorizedKeysCommand %s (not checked)" % command
+    return False, "; ".join(problems) or "AuthorizedKeysFile none"

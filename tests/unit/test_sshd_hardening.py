@@ -385,3 +385,33 @@ def test_the_input_validation_refuses_them_before_any_role_runs():
     problems = sshd_match_problems(["iryoadmin", INJECTED], "10.20.0.5,lport=2222")
     assert len(problems) == 2
     assert "d1_remote_access_admin_users" in problems[0] and "d1_remote_access_connection_source" in problems[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 16 item C: the controller decides password-vs-key from the real connection
+
+class _Ctx:
+    def __init__(self, password=None):
+        self.password = password
+
+
+class _Conn:
+    def __init__(self, password=None):
+        self.options = {"password": password}
+
+    def get_option(self, name):
+        return self.options[name]
+
+
+def test_password_source_sees_every_way_a_password_reaches_the_connection():
+    sys.path.insert(0, str(REPO / "plugins" / "action"))
+    try:
+        plugin = __import__("sshd_hardening")
+    finally:
+        sys.path.pop(0)
+    find = plugin.password_source
+    assert find(_Ctx(), _Conn(), {}) is None
+    assert find(_Ctx("typed"), _Conn(), {}) == "--ask-pass / connection_password"      # --ask-pass
+    assert find(_Ctx(), _Conn("x"), {}) == "the connection's password option"
+    for name in ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password", "ansible_paramiko_pass"):
+        assert find(_Ctx(), _Conn(), {name: "x"}) == name
