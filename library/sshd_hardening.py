@@ -41,7 +41,7 @@ options:
   state:
     description:
       - V(audit) only reports; V(enforced) writes the drop-in. V(confirmed) is sent by the action plugin over a NEW
-        connection after an enforced change: it cancels the restore timer (O(rollback_timeout)) and reports.
+        connection after an enforced change; it cancels the restore timer (O(rollback_timeout)) and reports.
     type: str
     choices: [audit, enforced, confirmed]
     default: audit
