@@ -121,46 +121,62 @@ def _short(value, limit=80):
     return fit_summary(text[:limit * 4] or "''", limit)
 
 
-def _rejected(check, host, why, catalog, fallback_checks):
-    """error finding(s) for a module finding the controller refuses: for its check when the catalog knows it,
-    else for every check the call answers for (a finding we cannot attribute makes the call undecided)."""
-    known = isinstance(check, str) and check in catalog.checks
-    checks = [check] if known else list(fallback_checks) or []
-    summary = "could not decide: the module on %s returned a finding the controller refuses: %s" % (host, why)
-    return [error_finding(c, "refused module finding: %s" % why, target=host, summary=summary) for c in checks]
+def _target_of(raw, host):
+    """The target a refused finding names, when it is a usable one-line text; else the host itself."""
+    target = raw.get("target") if isinstance(raw, dict) else None
+    if isinstance(target, str) and 0 < len(target) <= 200 and target == fit_summary(target, 200):
+        return target
+    return host
 
 
 def admit(findings, host, catalog, exceptions=(), checks=(), today=None):
     """The findings a module returned for `host`, as the controller accepts them: each valid one enriched
-    (enrich), each one the controller refuses replaced by an `error` finding of `host` naming why. checks: the
-    checks the call answers for, blamed for a finding whose check id the catalog does not know. Never raises for
-    what the module sent."""
+    (enrich); the ones the controller refuses become one `error` finding of `host` per check and target, naming
+    every reason (a host that says two things about one target gets an error for it, listed after the valid findings
+    so that it is the one the report keeps). checks: the checks the call answers for, blamed for a finding whose
+    check id the catalog does not know. Never raises for what the module sent."""
+    refusals = {}  # (check, target) -> [reason, ...]
+
+    def refuse(raw, why):
+        check = raw.get("check") if isinstance(raw, dict) else None
+        if isinstance(check, str) and check in catalog.checks:
+            keys = [(check, _target_of(raw, host))]
+        else:  # a finding we cannot attribute makes the whole call undecided
+            keys = [(c, host) for c in checks]
+        for key in keys:
+            refusals.setdefault(key, []).append(why)
+
     if not isinstance(findings, list):
-        return enrich(_rejected(None, host, "findings is a %s, not a list" % type(findings).__name__, catalog,
-                                checks), host, catalog, (), today)
+        refuse(None, "findings is a %s, not a list" % type(findings).__name__)
+        findings = []
     admitted = []
     for raw in findings:
         if not isinstance(raw, dict):
-            admitted += _rejected(None, host, "a finding is a %s, not a mapping" % type(raw).__name__, catalog, checks)
+            refuse(raw, "a finding is a %s, not a mapping" % type(raw).__name__)
             continue
         check = raw.get("check")
-        claimed_host = raw.get("host")
-        if "host" in raw and claimed_host != host:
-            why = "it claims to be about host %s" % _short(claimed_host)
-        elif raw.get("status") == "excepted" or "exception" in raw:
+        if "host" in raw and raw.get("host") != host:
+            refuse(raw, "it claims to be about host %s" % _short(raw.get("host")))
+            continue
+        if raw.get("status") == "excepted" or "exception" in raw:
             # Exceptions are the inventory's decision (iryo_exceptions), never the host's.
-            why = "it claims an exception (status %s), which only the inventory's iryo_exceptions can grant" \
-                % _short(raw.get("status"), 20)
-        else:
-            try:
-                validate_finding(raw)
-                if check not in catalog.checks:
-                    raise FindingError("check %s is not in the clause catalog" % _short(check))
-                why = None
-            except FindingError as exc:
-                why = _short(str(exc), 160)
-        if why:
-            admitted += _rejected(check, host, why, catalog, checks)
-        else:
-            admitted.append({k: v for k, v in raw.items() if k not in CONTROLLER_FIELDS})
-    return enrich(admitted, host, catalog, exceptions, today)
+            refuse(raw, "it claims an exception (status %s), which only the inventory's iryo_exceptions can grant"
+                   % _short(raw.get("status"), 20))
+            continue
+        try:
+            validate_finding(raw)
+            if check not in catalog.checks:
+                raise FindingError("check %s is not in the clause catalog" % _short(check))
+        except FindingError as exc:
+            refuse(raw, _short(str(exc), 160))
+            continue
+        admitted.append({k: v for k, v in raw.items() if k not in CONTROLLER_FIELDS})
+    errors = []
+    for (check, target), reasons in refusals.items():
+        reasons = list(dict.fromkeys(reasons))
+        what = "a finding" if len(reasons) == 1 else "%d findings" % len(reasons)
+        summary = "could not decide: the module on %s returned %s the controller refuses: %s" % (
+            host, what, "; ".join(reasons))
+        errors.append(error_finding(check, "refused module findings: %s" % "; ".join(reasons), target=target,
+                                    summary=summary, refused=reasons))
+    return enrich(admitted + errors, host, catalog, exceptions, today)

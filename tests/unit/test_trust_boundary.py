@@ -84,17 +84,25 @@ def test_every_hostile_finding_stays_on_its_host_and_reads_as_an_error():
     assert {f["host"] for f in findings} == {HOST}
     assert findings[0]["status"] == "pass" and findings[0]["check"] == "c12.patches.reboot_required"
     refused = findings[1:]
-    # one error per refused finding (the unknown check and the non-mapping blame each of the call's checks)
+    # one error per check and target, naming every reason (the unknown check and the non-mapping blame each of
+    # the call's checks, with the host as target)
     assert refused and all(f["status"] == "error" for f in refused)
     assert not any(f["status"] == "excepted" or "exception" in f for f in findings)
     for finding in findings:
         summary = finding["summary"]
         assert len(summary) <= MAX_SUMMARY and "\n" not in summary and "{" not in summary, summary
-    summaries = " | ".join(f["summary"] for f in refused)
+        assert summary.startswith("could not decide: the module on files returned") or finding is findings[0]
+    reasons = " | ".join(r for f in refused for r in f["refused"])
     for why in ("claims to be about host ehr", "claims an exception", "claims to be about host 12345",
                 "lacks", "summary has 10485760 characters", "not a mapping", "c99.made.up"):
-        assert why in summaries, why
+        assert why in reasons, why
     assert len(json.dumps(findings)) < 100_000  # the 10 MB summary is not carried along
+    # the report keeps the error where the host said two things about one check and target (reboot: pass, 10 MB)
+    report = build_report(findings, [{"name": HOST, "groups": [], "reachable": True}], load_catalog(),
+                          new_run(["p.yml"], True, "2.19"))
+    kept = {(f["check"], f["target"]): f["status"] for f in report["findings"]}
+    assert kept[("c12.patches.reboot_required", "reboot")] == "error"
+    assert report["matrix"][HOST]["C.12"] == "error"
 
 
 def test_exceptions_come_from_the_inventory_register_only():
