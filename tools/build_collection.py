@@ -44,7 +44,7 @@ COLLECTION_MODULE_UTILS = "ansible_collections.%s.%s.plugins.module_utils" % (NA
 LEGACY_MODULE_UTILS = "ansible.module_utils"
 PLUGIN_TYPES = ("action", "callback", "filter", "lookup")
 # Files of the view that are the collection's own (templates), copied as they are.
-VIEW_FILES = ("galaxy.yml", "meta", "tests/sanity")
+VIEW_FILES = ("galaxy.yml", "CHANGELOG.md", "meta", "tests/sanity")
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
 # A role's molecule scenarios drive the checkout's lab (../../molecule/shared, ../../inventory/lab); not content.
