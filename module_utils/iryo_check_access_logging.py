@@ -171,8 +171,9 @@ def change_files(module, params, files, validate, restart, commands):
             os.makedirs(os.path.dirname(target), 0o700, exist_ok=True)
             shutil.copy2(path, target)
 
-    def restore(why):
-        for path, (old, _) in files.items():
+    def restore(why, which=None):
+        which = files if which is None else which
+        for path, (old, _) in which.items():
             if old is None:
                 if os.path.exists(path):
                     os.unlink(path)
@@ -180,11 +181,17 @@ def change_files(module, params, files, validate, restart, commands):
                 write_text_atomically(module, path, old)
         if restart and why.startswith("restart"):
             commands.append(run(module, restart, "restart with the previous configuration"))
-        raise Failed("%s; restored the previous files (backup %s)" % (why, folder))
+        raise Failed("%s; restored the previous %s (backup %s)" % (why, ", ".join(sorted(files)), folder))
 
-    for path, (_, new) in files.items():
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_text_atomically(module, path, new, new_mode=0o644)
+    written = {}
+    for path, (old, new) in files.items():
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_text_atomically(module, path, new, new_mode=0o644)
+        except (IOError, OSError) as exc:
+            # This file is untouched (temporary file + rename); the ones written before it go back.
+            restore("cannot write %s (%s)" % (path, exc.strerror or exc), written)
+        written[path] = (old, new)
     if validate:
         check = run(module, validate, "validate")
         commands.append(check)

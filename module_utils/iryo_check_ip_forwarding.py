@@ -170,7 +170,13 @@ def run_module(module):
         if changed and not module.check_mode:
             existed = os.path.exists(params["dropin"])
             if current != wanted:
-                write_text_atomically(module, params["dropin"], wanted)
+                try:
+                    write_text_atomically(module, params["dropin"], wanted)
+                except (IOError, OSError) as exc:
+                    # The new text goes to a temporary file renamed over the old one: a failed write
+                    # (full disk, read-only folder) leaves the previous drop-in as it was.
+                    module.fail_json(msg="cannot write %s (%s); the previous file is unchanged and forwarding "
+                                         "was not touched" % (params["dropin"], exc.strerror or exc))
             errors = {key: write_runtime(key) for key in stale_runtime}
             runtime = {key: read_runtime(key) for key in KEYS}
             # The kernel's answer, not our write, says whether forwarding is off: a write can fail
