@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("lab")]
 HOSTS = ["portal", "ehr", "files", "gateway"]
 UNTOUCHED = ["ehr", "files", "gateway"]
 PORTAL_TLS = "127.0.0.1:8443"
+EHR_TLS = "127.0.0.1:9443"
 
 
 def lab_py(*args, timeout=1800):
@@ -52,15 +53,30 @@ def logins_since(lab, host, epoch):
     return lab.exec(host, "journalctl --since @%d -o cat | grep -c 'Accepted publickey' || true" % epoch).strip()
 
 
+def serving(lab, host):
+    """What the host serves, read on the host: its TCP listeners and its web servers' units."""
+    listeners = lab.exec(host, "ss -Hltn | awk '{print $4}' | sort -u").split()
+    units = lab.exec(host, "for u in nginx apache2; do systemctl is-active $u.service 2>/dev/null | sed \"s/^/$u /\"; "
+                           "done; true").split("\n")
+    return listeners, sorted(u for u in units if u.strip())
+
+
+def restore(lab):
+    """The lab's seeded state: mirror first, so that the reset host's apt-get update sees it without the broken
+    package, then the one host the night changed."""
+    lab_py("broken-update", "withdraw")
+    lab_py("reset", "portal")
+
+
 @pytest.fixture
 def broken_update(lab):
+    restored = {"done": False}
     lab_py("broken-update", "publish")
     try:
-        yield
+        yield restored
     finally:
-        # Mirror first, so that the reset's apt-get update on every host sees it without the broken package.
-        lab_py("broken-update", "withdraw")
-        lab_py("reset", "portal")
+        if not restored["done"]:  # the test failed before it restored the lab itself
+            restore(lab)
 
 
 def test_a_broken_update_stops_the_night_after_the_first_host(lab, tmp_path, broken_update):
@@ -68,7 +84,11 @@ def test_a_broken_update_stops_the_night_after_the_first_host(lab, tmp_path, bro
         assert lab.exec(host, "apt-cache policy less | sed -n 's/^  Candidate: //p'").strip().endswith("lab2")
     before_tls = negotiated(PORTAL_TLS, "portal.lab.iryo")
     assert before_tls, "the portal must complete a handshake before the night"
+    ehr_tls = negotiated(EHR_TLS, "ehr.lab.iryo")
+    assert ehr_tls, "the EHR must complete a handshake before the night"
     before = {host: state(lab, host) for host in UNTOUCHED}
+    served = {host: serving(lab, host) for host in UNTOUCHED}
+    assert "apache2 active" in served["ehr"][1] and "*:443" in served["ehr"][0], served  # the judge sees a server
     started = int(time.time())
 
     # the systemd unit's command (ops/iryo-guard-nightly), with arguments passed through to ansible-playbook
@@ -94,10 +114,14 @@ def test_a_broken_update_stops_the_night_after_the_first_host(lab, tmp_path, bro
     assert nginx_t.returncode != 0 and "zz-iryo-lab-broken-update.conf" in nginx_t.stderr
     assert lab.exec("portal", "dpkg-query -W -f '${Version}' less").endswith("lab2")
 
-    # The other hosts: nothing installed, nothing under /etc changed, nobody even logged in
+    # The other hosts: nothing installed (the broken update still only pending), nothing under /etc changed, the
+    # same listeners and web servers, the EHR's TLS as before, nobody even logged in
     for host in UNTOUCHED:
         assert state(lab, host) == before[host], host
+        assert not lab.exec(host, "dpkg-query -W -f '${Version}' less").endswith("lab2"), host
+        assert serving(lab, host) == served[host], host
         assert logins_since(lab, host, started) == "0", host
+    assert negotiated(EHR_TLS, "ehr.lab.iryo") == ehr_tls
     assert int(logins_since(lab, "portal", started)) > 0  # the judge can see the logins it looks for
 
     # The report names the host and the reason, and has nothing for the hosts the night never reached
@@ -111,6 +135,14 @@ def test_a_broken_update_stops_the_night_after_the_first_host(lab, tmp_path, bro
     assert health[0]["evidence"]["before"]["tls"][0]["version"] == before_tls
     assert {f["host"] for f in report["findings"]} <= {"portal", "_organisation"}
     assert not {h["name"] for h in report["hosts"]} & set(UNTOUCHED)
+
+    # withdraw + reset put the lab back: the update is gone from every host's lists, the portal serves again
+    restore(lab)
+    broken_update["done"] = True
+    for host in HOSTS:
+        assert not lab.exec(host, "apt-cache policy less | sed -n 's/^  Candidate: //p'").strip().endswith("lab2")
+    assert not lab.exec("portal", "dpkg-query -W -f '${Version}' less").endswith("lab2")
+    assert negotiated(PORTAL_TLS, "portal.lab.iryo") == before_tls
 
 
 def batches_of(out, play="Harden | MHLW GL 5.2 §6.11", task="HEALTH | ops.nightly.health | What the host serves"):
@@ -133,7 +165,7 @@ def test_members_of_a_redundancy_group_change_in_different_batches(lab, tmp_path
     assert sorted(order) == sorted(HOSTS), listed.stdout + listed.stderr
     naive = [order[:2], order[2:]]  # Ansible's batches of two without the plan
     assert any({"portal", "ehr"} <= set(batch) for batch in naive), order  # this order would change them together
-    tls = {"portal": negotiated(PORTAL_TLS, "portal.lab.iryo"), "ehr": negotiated("127.0.0.1:9443", "ehr.lab.iryo")}
+    tls = {"portal": negotiated(PORTAL_TLS, "portal.lab.iryo"), "ehr": negotiated(EHR_TLS, "ehr.lab.iryo")}
     # --check: the nightly as it would run, changing nothing; two batches of two
     done = lab.playbook("playbooks/nightly.yml", "-i", overlay, "--check", "--limit", ",".join(HOSTS),
                         "-e", json.dumps({"iryo_nightly_serial": [2], "iryo_audit_fail_on_findings": False}),
