@@ -132,6 +132,7 @@ options:
 from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard import REPO_ROOT
 from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.catalog import ORGANISATION_HOST, load_catalog
 from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.checklist import ChecklistError, load_edition
+from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.redact import redact_finding, secrets_in_mapping
 from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.report.model import (
     build_report, new_run, unreachable_findings)
 from ansible_collections.iryo.guard.plugins.plugin_utils.iryo_guard.schema import (
@@ -255,6 +256,16 @@ class CallbackModule(CallbackBase):
     def _is_check_task(self, result):
         return self._action(result) in self._modules
 
+    # Arguments whose names look secret but hold settings, not secrets (sshd's PasswordAuthentication switch, where
+    # a connection password came from): their values (no, ansible_password, ...) must stay readable in summaries.
+    NOT_SECRET_ARGS = ("password_auth", "connection_password_source")
+
+    def _task_secrets(self, result):
+        args = getattr(result._task, "args", None)
+        if not isinstance(args, dict):
+            return set()
+        return secrets_in_mapping({k: v for k, v in args.items() if k not in self.NOT_SECRET_ARGS})
+
     def _owned(self, result, finding):
         """A finding of our own action as the report takes it: its host is the task's host (the organisation
         action's items are the pseudo-host _organisation), and one that breaks the schema becomes an `error` of
@@ -268,7 +279,10 @@ class CallbackModule(CallbackBase):
             check = self._catalog.checks.get(finding["check"])
             if check is None:
                 raise FindingError("check %s is not in the clause catalog" % fit_summary(finding["check"], 80))
-            return dict(finding, host=host, clause=check["clause"])
+            # Secrets never reach report, history or notification: whatever a module echoed (URL credentials, a
+            # password setting, key material) and the values of the task's own secret-looking arguments.
+            return redact_finding(dict(finding, host=host, clause=check["clause"]),
+                                  self._task_secrets(result))
         except (FindingError, KeyError, TypeError) as exc:
             check = finding.get("check") if isinstance(finding, dict) else None
             check = check if isinstance(check, str) and check in self._catalog.checks else None
