@@ -225,7 +225,7 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.iryo_files import write_text_atomically
+from ansible.module_utils.iryo_files import failure_line, write_text_atomically
 from ansible.module_utils.iryo_findings import make_finding, some
 from ansible.module_utils import iryo_sshd
 
@@ -864,7 +864,14 @@ def apply(module, sshd, params, current, wanted, commands, connection, rollback=
 
     os.makedirs(os.path.dirname(params["dropin"]), exist_ok=True)
     reload_cmd = None
-    write_text_atomically(module, params["dropin"], wanted, new_mode=0o644)
+    try:
+        write_text_atomically(module, params["dropin"], wanted, new_mode=0o644)
+    except (IOError, OSError) as exc:
+        # temporary file + rename: a failed write (full disk, read-only folder) leaves the drop-in as it was
+        if rollback:
+            disarm(module)
+        raise Refused("%s; the previous drop-in is unchanged, sshd not reloaded"
+                      % failure_line(params["dropin"], exc)) from None
     check = sshd.validate()
     check["what"] = "validate"
     commands.append(check)

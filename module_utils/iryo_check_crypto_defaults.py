@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 
-from ansible.module_utils.iryo_files import write_text_atomically
+from ansible.module_utils.iryo_files import ChangedMeanwhile, failure_line, write_text_atomically
 from ansible.module_utils.iryo_findings import make_finding, some
 from ansible.module_utils.iryo_opensslcnf import system_default, with_system_default
 
@@ -205,7 +205,13 @@ def run_openssl_backend(module, openssl, params):
         result["changed"] = True
         result["diff"] = [{"before_header": path, "after_header": path, "before": current, "after": wanted_text}]
         if not module.check_mode:
-            result["backup_file"] = write_text_atomically(module, path, wanted_text, params["backup"])
+            try:
+                if read(path) != current:
+                    # another writer changed it while OpenSSL evaluated the new text: keep their file
+                    raise ChangedMeanwhile(path)
+                result["backup_file"] = write_text_atomically(module, path, wanted_text, params["backup"])
+            except (IOError, OSError) as exc:
+                module.fail_json(msg="%s; the previous file is unchanged" % failure_line(path, exc))
             effective = new_effective
     result["effective"] = effective
     return result

@@ -16,6 +16,7 @@ import time
 
 from ansible.module_utils.iryo_clamav import judge as judge_signatures
 from ansible.module_utils.iryo_clamav import scan_directory
+from ansible.module_utils.iryo_files import ChangedMeanwhile, failure_line
 from ansible.module_utils.iryo_findings import make_finding, some
 
 CHECK = "c12.antimalware.mirror_config"
@@ -304,14 +305,15 @@ def service_state(module):
     return state
 
 
-def validate(module, path):
+def validate(module, path, target=None):
+    """freshclam loads `path` (the new text in a temporary file); `target` is the file it is meant for."""
     freshclam = module.get_bin_path("freshclam")
     if not freshclam:
         return "freshclam not installed: the new file was parsed back only"
     rc, out, err = module.run_command([freshclam, "--config-file=%s" % path, "--version"])
     if rc != 0:
-        module.fail_json(msg="freshclam refuses the new configuration, file left unchanged: %s"
-                         % " ".join((err or out).split()), rc=rc)
+        module.fail_json(msg="freshclam refuses the new configuration for %s, file left unchanged: %s"
+                         % (target or path, " ".join((err or out).split())), rc=rc)
     return None
 
 
@@ -444,24 +446,39 @@ def run_module(module):
                          "after": printable(wanted)})
             if not module.check_mode:
                 folder = os.path.dirname(path) or "."
-                fd, tmp = tempfile.mkstemp(prefix=".freshclam.conf.", dir=folder)
+                tmp = None
+                moved = False
                 try:
+                    fd, tmp = tempfile.mkstemp(prefix=".freshclam.conf.", dir=folder)
                     with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
                         handle.write(wanted)
                     if params["validate"]:
-                        note = validate(module, tmp)
+                        note = validate(module, tmp, path)
                         if note:
                             notes.append(note)
                     if problems_of(parse(read_text(tmp)), mirrors, urls, remove_public):
-                        module.fail_json(msg="the new file does not parse back as intended, left unchanged")
+                        module.fail_json(msg="the new %s does not parse back as intended, left unchanged" % path)
+                    # Another writer may have changed the file since we read it (freshclam ran in between):
+                    # renaming ours over it would drop that edit silently.
+                    # Read the same way as `current` (text, surrogateescape) so that only a real edit differs.
+                    if read_text(path) != current:
+                        raise ChangedMeanwhile(path)
                     if params["backup"]:
                         result["backup_file"] = module.backup_local(path)
                         if secret_lines(current):
                             os.chmod(result["backup_file"], 0o600)  # the copy holds the password too
                     module.atomic_move(tmp, path)
+                    moved = True
+                except (IOError, OSError) as exc:
+                    # temporary file + rename: the previous file is as it was (full disk, read-only
+                    # folder, or changed by another writer, whose file is left as it is)
+                    module.fail_json(msg="%s; the previous file is unchanged" % failure_line(path, exc))
                 finally:
-                    if os.path.exists(tmp):
+                    if tmp is not None and os.path.exists(tmp):
                         os.unlink(tmp)
+                    backup_file = result.get("backup_file")
+                    if not moved and backup_file and os.path.exists(backup_file):
+                        os.unlink(backup_file)
                 text = read_text(path)
         mode = os.stat(path).st_mode & 0o7777
         if secret_lines(wanted) and mode & 0o077:

@@ -96,7 +96,8 @@ def pending_upgrades(module, apt_pkg):
     rc, out, err = module.run_command([apt_get, "-s", "-o", "Debug::NoLocking=true", "dist-upgrade"],
                                       environ_update=APT_ENV)
     if rc != 0:
-        module.fail_json(msg="apt-get -s dist-upgrade failed (rc=%d): %s" % (rc, err.strip() or out.strip()))
+        module.fail_json(msg="apt-get -s dist-upgrade failed (rc=%d): %s" % (rc, apt_error(err, out)),
+                         stdout=out[-4000:], stderr=err[-4000:])
     return parse_simulation(out), "apt-get"
 
 
@@ -246,13 +247,27 @@ def eol_finding(releases, today=None):
                                    else ""))
 
 
+def apt_error(err, out):
+    """apt's first meaningful error line ("E: Could not get lock /var/lib/dpkg/lock-frontend ..."), one line.
+
+    apt prints progress, notes ("N: Be aware ...") and warnings before its errors; the whole output stays
+    in the result (stdout/stderr), the message carries the line that names the folder or lock."""
+    lines = [" ".join(line.split()) for line in ((err or "") + "\n" + (out or "")).splitlines() if line.strip()]
+    for prefix in ("E: ", "W: ", "dpkg: error", "dpkg:"):
+        for line in lines:
+            if line.startswith(prefix):
+                return line
+    return lines[-1] if lines else "no output"
+
+
 def install_plan(module, security):
     """What `apt-get install` of the pinned security candidates would do: (installs, removals)."""
     pins = ["%s=%s" % (p["package"], p["candidate"]) for p in security]
     rc, out, err = module.run_command(["apt-get", "-s", "-o", "Debug::NoLocking=true", "install", "--only-upgrade"]
                                       + pins, environ_update=APT_ENV)
     if rc != 0:
-        module.fail_json(msg="apt-get -s install failed (rc=%d): %s" % (rc, err.strip() or out.strip()))
+        module.fail_json(msg="apt-get -s install failed (rc=%d): %s" % (rc, apt_error(err, out)),
+                         stdout=out[-4000:], stderr=err[-4000:])
     removals = sorted(line.split()[1] for line in out.splitlines() if line.startswith("Remv "))
     return parse_simulation(out), removals, pins
 
@@ -272,8 +287,8 @@ def apply_security(module, security):
             ["apt-get", "install", "-y", "-q", "--only-upgrade", "-o", "Dpkg::Options::=--force-confdef",
              "-o", "Dpkg::Options::=--force-confold"] + pins, environ_update=APT_ENV)
         if rc != 0:
-            module.fail_json(msg="apt-get install of security updates failed (rc=%d): %s"
-                             % (rc, err.strip() or out.strip()[-2000:]), planned=installed)
+            module.fail_json(msg="apt-get install of security updates failed (rc=%d): %s" % (rc, apt_error(err, out)),
+                             planned=installed, stdout=out[-4000:], stderr=err[-4000:])
     return installed, diff
 
 
@@ -318,7 +333,8 @@ def run_module(module):
     if module.params["update_cache"] and not module.check_mode:
         rc, out, err = module.run_command(["apt-get", "update", "-q"], environ_update=APT_ENV)
         if rc != 0:
-            module.fail_json(msg="apt-get update failed: %s" % (err.strip() or out.strip()))
+            module.fail_json(msg="apt-get update failed: %s" % apt_error(err, out), stdout=out[-4000:],
+                             stderr=err[-4000:])
         changed = True
     apt_pkg = load_apt_pkg(module.params["backend"], module)
     pending, backend = pending_upgrades(module, apt_pkg)

@@ -86,6 +86,7 @@ def run(module, argv, what):
 
 def output(result):
     text = (result["stderr"] or "").strip() or (result["stdout"] or "").strip() or "no output"
+    text = " ".join(text.split())  # one line: the error is a summary, the whole output stays in "commands"
     return "%s exited %d: %s" % (" ".join(result["cmd"]), result["rc"], text)
 
 
@@ -158,8 +159,19 @@ def enforce(module, kind, root, edits, results):
     written = []
     try:
         for path, e in sorted(edits.items()):
+            # Again just before the rename: another writer may have changed it since (e.g. while
+            # "validate before" ran); renaming ours over it would drop that edit silently.
+            with open(path, "rb") as handle:
+                if handle.read() != originals[path]:
+                    raise EnforcementError("%s changed by another writer while the module ran, left as that writer "
+                                           "made it; restored %s" % (path, ", ".join(written) or "nothing else"))
             write_atomic(module, path, encode_text(e.apply()))
             written.append(path)
+    except EnforcementError as exc:
+        bad = restore(module, dict((p, backups[p]) for p in written), originals)
+        if bad:
+            raise EnforcementError("%s; STILL DIFFERENT: %s" % (exc, ", ".join(bad))) from None
+        raise
     except Exception as exc:
         bad = restore(module, dict((p, backups[p]) for p in written), originals)
         still = "; STILL DIFFERENT: %s" % ", ".join(bad) if bad else ""
@@ -171,9 +183,9 @@ def enforce(module, kind, root, edits, results):
     if check["rc"] != 0:
         bad = restore(module, backups, originals)
         raise EnforcementError(
-            "%s configuration did not validate, so it was not reloaded: %s. Restored %d file(s) from %s; "
+            "%s configuration did not validate, so it was not reloaded: %s. Restored %d file(s) (%s) from %s; "
             "the server still runs its previous configuration.%s" % (
-                kind, output(check), len(backups), folder,
+                kind, output(check), len(backups), ", ".join(sorted(backups)), folder,
                 " RESTORE FAILED for %s" % ", ".join(bad) if bad else ""))
     if reload_cmd:
         reloaded = run(module, reload_cmd, "reload")
@@ -183,8 +195,8 @@ def enforce(module, kind, root, edits, results):
             again = run(module, reload_cmd, "reload previous configuration")
             results["commands"].append(again)
             raise EnforcementError(
-                "%s reload failed: %s. Restored %d file(s) and reloaded the previous configuration (%s)%s" % (
-                    kind, output(reloaded), len(backups),
+                "%s reload failed: %s. Restored %d file(s) (%s) and reloaded the previous configuration (%s)%s" % (
+                    kind, output(reloaded), len(backups), ", ".join(sorted(backups)),
                     "ok" if again["rc"] == 0 else "ALSO FAILED: " + output(again),
                     "; RESTORE FAILED for %s" % ", ".join(bad) if bad else ""))
 

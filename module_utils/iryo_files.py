@@ -8,6 +8,7 @@ Standard library only: this runs on managed hosts (Python >= 3.8).
 
 from __future__ import absolute_import, division, print_function
 
+import errno
 import os
 import tempfile
 
@@ -30,7 +31,36 @@ def _placeholder(path, mode):
     return st.st_dev, st.st_ino
 
 
-def write_text_atomically(module, path, text, backup=False, new_mode=0o644):
+class ChangedMeanwhile(OSError):
+    """The target is no longer what the caller read: another writer changed it (issue 16 item 2)."""
+
+    def __init__(self, path):
+        OSError.__init__(self, errno.EAGAIN, "changed by another writer since it was read, left as that writer made "
+                         "it", path)
+
+
+def _as_bytes(text):
+    return text.encode("utf-8", "surrogateescape") if not isinstance(text, bytes) else text
+
+
+def refuse_if_changed(path, expected):
+    """Raise ChangedMeanwhile unless `path` holds exactly `expected` (text or bytes; None: must not exist).
+
+    Called just before the rename: renaming our file over one another writer changed after we read it
+    would drop that writer's edit silently. A window remains between this read and the rename (no lock
+    is shared with other writers), but it shrinks from the whole run to a few system calls."""
+    try:
+        with open(path, "rb") as handle:
+            now = handle.read()
+    except (IOError, OSError) as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+        now = None
+    if (None if expected is None else _as_bytes(expected)) != now:
+        raise ChangedMeanwhile(path)
+
+
+def write_text_atomically(module, path, text, backup=False, new_mode=0o644, expected=False):
     """Replace `path` with `text` in one step; return the backup's path (or None).
 
     The new content goes to a temporary file in the same folder (a dot name, so that globbing
@@ -39,11 +69,16 @@ def write_text_atomically(module, path, text, backup=False, new_mode=0o644):
     sees the old file or the new one, never a mix. With `backup` a timestamped copy is kept first.
     A new file is first created empty with `new_mode` (a reader may see it empty for that moment,
     which for a file that did not exist means the same), so no reader ever sees it with a wider mode.
+    With `expected` (what the caller read: text, bytes, or None for "did not exist") the write is refused
+    with ChangedMeanwhile when the file differs from it just before the rename; the default False skips this.
+    Any failure raises an OSError (ChangedMeanwhile included) with the target untouched and no temporary
+    file left; callers turn it into one line naming the file with failure_line().
     """
     backup_file = module.backup_local(path) if backup and os.path.exists(path) else None
-    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".iryo-")
-    placeholder = None
+    tmp = placeholder = None
+    moved = False
     try:
+        handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".iryo-")
         with os.fdopen(handle, "w") as out:
             out.write(text)
         if os.path.lexists(path):
@@ -52,11 +87,15 @@ def write_text_atomically(module, path, text, backup=False, new_mode=0o644):
             os.chown(tmp, st.st_uid, st.st_gid)
         else:
             os.chmod(tmp, new_mode)
+        if expected is not False:
+            refuse_if_changed(path, expected)
+        if not os.path.lexists(path):
             placeholder = _placeholder(path, new_mode)
         module.atomic_move(tmp, path)
+        moved = True
         placeholder = None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         if placeholder is not None:
             # the move failed: take away the empty file we created, if it is still ours
@@ -66,4 +105,14 @@ def write_text_atomically(module, path, text, backup=False, new_mode=0o644):
                     os.unlink(path)
             except OSError:
                 pass
+        if not moved and backup_file and os.path.exists(backup_file):
+            # nothing was replaced (or another writer's file stays): the copy would only be a stray file
+            try:
+                os.unlink(backup_file)
+            except OSError:
+                pass
     return backup_file
+
+def failure_line(path, exc):
+    """One line naming the file for a failed write: 'cannot write /etc/x.conf (No space left on device)'."""
+    return "cannot write %s (%s)" % (path, getattr(exc, "strerror", None) or exc)

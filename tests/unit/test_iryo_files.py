@@ -77,3 +77,43 @@ def test_a_symlink_planted_at_a_new_path_is_not_followed(module, tmp_path):
     iryo_files.write_text_atomically(module, str(target), "x\n", new_mode=0o644)
     # the existing-path branch replaces the link itself (rename), the canary keeps content and mode
     assert canary.read_text() == "canary\n" and mode(canary) == 0o600
+
+
+def test_a_file_changed_since_it_was_read_is_left_to_the_other_writer(module, tmp_path):
+    """Issue 16 item 2: with `expected` (what the caller read), another writer's edit is never renamed over."""
+    target = tmp_path / "openssl.cnf"
+    target.write_text("read\nother writer\n")
+    with pytest.raises(iryo_files.ChangedMeanwhile) as raised:
+        iryo_files.write_text_atomically(module, str(target), "ours\n", expected="read\n")
+    assert target.read_text() == "read\nother writer\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["openssl.cnf"]     # no temporary file left
+    line = iryo_files.failure_line(str(target), raised.value)
+    assert line.startswith("cannot write %s (changed by another writer" % target) and "\n" not in line
+
+
+def test_a_file_unchanged_since_it_was_read_is_replaced(module, tmp_path):
+    target = tmp_path / "openssl.cnf"
+    target.write_bytes("read \u00e9\n".encode())
+    iryo_files.write_text_atomically(module, str(target), "ours\n", expected="read \u00e9\n")
+    assert target.read_text() == "ours\n"
+    absent = tmp_path / "new.conf"
+    iryo_files.write_text_atomically(module, str(absent), "new\n", expected=None)   # None: must not exist yet
+    assert absent.read_text() == "new\n"
+
+
+def test_a_failed_write_names_the_file_and_leaves_no_backup(module, tmp_path, monkeypatch):
+    target = tmp_path / "freshclam.conf"
+    target.write_text("old\n")
+    backup = tmp_path / "freshclam.conf.bak"
+    monkeypatch.setattr(module, "backup_local", lambda path: str(backup) if backup.write_text("old\n") else None,
+                        raising=False)
+
+    def full(src, dest, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(module, "atomic_move", full)
+    with pytest.raises(OSError) as raised:
+        iryo_files.write_text_atomically(module, str(target), "new\n", backup=True)
+    assert iryo_files.failure_line(str(target), raised.value) == \
+        "cannot write %s (No space left on device)" % target
+    assert [p.name for p in tmp_path.iterdir()] == ["freshclam.conf"] and target.read_text() == "old\n"

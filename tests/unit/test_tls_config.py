@@ -492,6 +492,9 @@ def test_failed_reload_restores_and_reloads_the_old_configuration(tmp_path):
                                             reload_command=["sh", "-c", script]))
     assert result["failed"] and "reload failed" in result["msg"]
     assert "reloaded the previous configuration (ok)" in result["msg"]
+    # one line naming every file put back (fault matrix, issue 16)
+    assert "\n" not in result["msg"]
+    assert all(entry["path"] in result["msg"] for entry in result["backup_files"])
     assert harness.snapshot(root) == before
     assert [c["what"] for c in result["commands"]] == ["validate before", "validate", "reload",
                                                        "reload previous configuration"]
@@ -575,3 +578,20 @@ def test_apache_include_of_a_missing_file_is_an_error_but_includeoptional_is_not
     with pytest.raises(iryo_tlsconf.ConfigError, match="does not exist") as err:
         iryo_apache.Adapter(str(conf))
     assert err.value.line == 2
+
+
+def test_a_file_changed_by_another_writer_meanwhile_is_left_as_that_writer_made_it(tmp_path):
+    """Issue 16 item 2: another writer appends to the site file while "validate before" runs; the module
+    must not rename its own text over that edit (it did, and reported success)."""
+    root = harness.install("nginx-debian", tmp_path / "t")
+    site = root / "sites-available" / "portal-tls"
+    original = site.read_text()
+    line = "# another writer"
+    flag = tmp_path / "edited"
+    other_writer = "[ -e {f} ] || {{ touch {f}; printf '%s\\n' '{l}' >> {s}; }}".format(f=flag, l=line, s=site)
+    result = harness.run_module(module_args(root, state="enforced", validate_command=["sh", "-c", other_writer],
+                                            reload_command="true"))
+    assert flag.exists()
+    assert result["failed"]
+    assert str(site) in result["msg"] and "another writer" in result["msg"] and "\n" not in result["msg"]
+    assert site.read_text() == original + line + "\n"
