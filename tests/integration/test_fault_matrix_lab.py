@@ -17,7 +17,9 @@ it wants to change something (the lab's seeded weaknesses), with one fault injec
 Held means: the daemon's own answer is what it was (nginx handshakes, an SSH login as root, the OpenSSL
 client suites, /proc/sys, rsyslog active, installed package versions), no file of the module's scope changed
 (sha256 of every file before and after; for concurrent edit, the other writer's line is still there), and the
-module reported an error in one line naming the host (the finding's host) and the file or folder.
+module reported an error in one line naming the host (the finding's host) and the file or folder (for concurrent
+edit too: a module that keeps the other writer's edit must say it did not apply its own).
+Cells measured not to hold are listed in KNOWN_GAPS with the exact problems they report (see there).
 Pairs that mean nothing for a module are N/A with the reason. The table is printed at the end and, with
 IRYO_FAULTS_TABLE=path, written there as markdown.
 """
@@ -171,6 +173,12 @@ CASES = {
             "reload failure": "the module reloads nothing; services restart in the packages' own scripts"}),
 }
 
+# Cells measured NOT to hold, written down so that CI stays green while they are open: (module, fault) ->
+# (reason shown in the table, the exact problems the cell reports). Such a cell passes only while it reports
+# exactly these problems: it fails as soon as the gap changes or closes, and then this entry must be updated
+# (or removed). Never counted as held.
+KNOWN_GAPS = {}
+
 # The module's own error line must name the file or folder it could not change.
 NAMES = {name: (case.target, case.folder) + tuple(case.scope) for name, case in CASES.items()}
 
@@ -238,10 +246,12 @@ def table(tmp_path_factory):
     lines = ["| module | " + " | ".join(FAULTS) + " |", "|---" * (len(FAULTS) + 1) + "|"]
     for name in CASES:
         lines.append("| %s | %s |" % (name, " | ".join(cells.get((name, f), "not run") for f in FAULTS)))
-    measured = [v for v in cells.values() if v in ("held", "FAILED", "NOT INJECTED")]
-    summary = "%d faults x %d modules = %d pairs: %d meaningful and measured, %d held, %d N/A" % (
-        len(FAULTS), len(CASES), len(FAULTS) * len(CASES), len(measured), measured.count("held"),
-        sum(1 for v in cells.values() if v.startswith("N/A")))
+    measured = [v for v in cells.values() if v in ("held", "FAILED", "NOT INJECTED") or v.startswith("did not hold")]
+    summary = "%d faults x %d modules = %d pairs: %d meaningful and measured, %d held, %d did not hold " \
+              "(%d of them known gaps), %d N/A" % (
+                  len(FAULTS), len(CASES), len(FAULTS) * len(CASES), len(measured), measured.count("held"),
+                  len(measured) - measured.count("held"), sum(1 for v in measured if v.startswith("did not hold")),
+                  sum(1 for v in cells.values() if v.startswith("N/A")))
     text = "\n".join(lines) + "\n\n" + summary + "\n"
     print("\n" + text)
     target = os.environ.get("IRYO_FAULTS_TABLE")
@@ -336,13 +346,13 @@ def test_fault(name, fault, table, tmp_path):
             if MARKER not in sh(host, "cat %s 2>/dev/null || true" % case.target).stdout:
                 problems.append("the other writer's line is gone from %s (module result: %s)"
                                 % (case.target, message or "success"))
-        else:
-            if not (result.get("failed") or errors):
-                problems.append("no error reported (changed=%s)" % result.get("changed"))
-            elif "\n" in message.strip() or not any(n in message for n in NAMES[name]):
-                problems.append("error not one line naming the file: %r" % message[:500])
-            if errors and any(f["host"] != host for f in errors):
-                problems.append("error finding names another host")
+        if not (result.get("failed") or errors):
+            problems.append("no error reported (changed=%s)" % result.get("changed"))
+        elif "\n" in message.strip() or not any(n in message for n in NAMES[name]):
+            problems.append("error not one line naming the file: %r" % message[:500])
+        if errors and any(f["host"] != host for f in errors):
+            problems.append("error finding names another host")
+        if sums_before is not None:
             after = scope_sums(host, case.scope)
             if after != sums_before:
                 problems.append("files changed: %s" % sorted(set(after.splitlines()) ^ set(sums_before.splitlines())))
@@ -357,7 +367,13 @@ def test_fault(name, fault, table, tmp_path):
             problems.append("the daemon answers differently: %r -> %r" % (before_answer, after_answer))
         if not problems:
             table[(name, fault)] = "held"
-        assert not problems, problems
+        if (name, fault) in KNOWN_GAPS:
+            reason, known = KNOWN_GAPS[(name, fault)]
+            if problems == known:
+                table[(name, fault)] = "did not hold (known: %s)" % reason
+            assert problems == known, ("known gap changed or closed: update KNOWN_GAPS", problems)
+        else:
+            assert not problems, problems
     finally:
         if holder:
             # Killing `podman exec` leaves its process running in the container: end it by its own pid.
