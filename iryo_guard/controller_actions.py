@@ -48,6 +48,61 @@ def sshd_match_problems(admin_users, connection_source):
     return problems
 
 
+# Names that end up in configuration lines, command arguments and TLS ClientHellos: host names, IP addresses and
+# endpoint names. A newline, comma, blank or shell character in one is never a real name, and a value that long
+# is never one either: refused before any host is touched (issue 16, hostile input).
+ENDPOINT_NAME = re.compile(r"\A[A-Za-z0-9_.*:\[\]-]{1,253}\Z")
+
+
+def _network_problem(variable, value):
+    if value == "any":
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        return "%s: %s is not a network (an address or address/prefix, or any)" % (variable, _short(value))
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "%s: %s is not a network (an address or address/prefix, or any)" % (variable, _short(value))
+    return None
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else "%s... (%d characters)" % (text[:40], len(text))
+
+
+def hostile_value_problems(endpoints, networks, class_services, expected_accounts, remove_accounts):
+    """Values that would reach a configuration line, a command argument or a ClientHello and cannot be a real
+    name, address or account: one sentence each naming the variable."""
+    problems = []
+    for endpoint in endpoints if isinstance(endpoints, list) else []:
+        if not isinstance(endpoint, dict):
+            continue
+        for key in ("name", "server_name", "probe_host"):
+            value = endpoint.get(key)
+            if value is not None and not (isinstance(value, str) and ENDPOINT_NAME.match(value)):
+                problems.append("c11_tls_endpoints: %s %s is not a host name, address or plain name (letters, "
+                                "digits, . - _ * : [ ]; no comma, blank, newline or shell character; at most 253)"
+                                % (key, _short(value)))
+    for network in networks if isinstance(networks, list) else []:
+        problem = _network_problem("d1_remote_access_allowed_networks", network)
+        if problem:
+            problems.append(problem)
+    for service in class_services if isinstance(class_services, list) else []:
+        if isinstance(service, dict):
+            for source in service.get("sources") or []:
+                problem = _network_problem("c10_isolation_services", source)
+                if problem:
+                    problems.append(problem)
+    for variable, accounts in (("cl_checklist_expected_accounts", expected_accounts),
+                               ("cl_checklist_remove_accounts", remove_accounts)):
+        for account in accounts if isinstance(accounts, list) else []:
+            if not (isinstance(account, str) and SSHD_USER_NAME.match(account)):
+                problems.append("%s: %s is not an account name (letters, digits, . _ -, at most 32; no comma, "
+                                "blank, newline or shell character)" % (variable, _short(account)))
+    return problems
+
+
 _UNSET = object()
 
 
@@ -176,6 +231,12 @@ class ValidateInputsAction(ActionBase):
                 problems = self._tls_and_window_problems(task_vars) + self._rollout_problems(task_vars)
                 problems += sshd_match_problems(self._value(task_vars, "d1_remote_access_admin_users"),
                                                 self._value(task_vars, "d1_remote_access_connection_source"))
+                problems += hostile_value_problems(
+                    self._value(task_vars, "c11_tls_endpoints"),
+                    self._value(task_vars, "d1_remote_access_allowed_networks"),
+                    self._value(task_vars, "c10_isolation_services"),
+                    self._value(task_vars, "cl_checklist_expected_accounts"),
+                    self._value(task_vars, "cl_checklist_remove_accounts"))
             except AnsibleError as exc:
                 problems = [exc.message]
         if problems:
