@@ -35,16 +35,16 @@ def sshd_match_problems(admin_users, connection_source):
     problems = []
     for user in admin_users or []:
         if not isinstance(user, str) or not SSHD_USER_NAME.match(user):
-            problems.append("d1_remote_access_admin_users: %r is not an account name (letters, digits, . _ -, at "
-                            "most 32; no comma, blank, newline or pattern character)" % (user,))
+            problems.append("d1_remote_access_admin_users: %s is not an account name (letters, digits, . _ -, at "
+                            "most 32; no comma, blank, newline or pattern character)" % _short(user))
     if connection_source:
         try:
             ok = str(ipaddress.ip_address(connection_source)) == connection_source
         except ValueError:
             ok = False
         if not ok:
-            problems.append("d1_remote_access_connection_source: %r is not an IP address in normal form"
-                            % (connection_source,))
+            problems.append("d1_remote_access_connection_source: %s is not an IP address in normal form"
+                            % _short(connection_source))
     return problems
 
 
@@ -57,13 +57,13 @@ ENDPOINT_NAME = re.compile(r"\A[A-Za-z0-9_.*:\[\]-]{1,253}\Z")
 def _network_problem(variable, value):
     if value == "any":
         return None
-    if not isinstance(value, str) or len(value) > 64:
-        return "%s: %s is not a network (an address or address/prefix, or any)" % (variable, _short(value))
     try:
-        ipaddress.ip_network(value, strict=False)
+        if isinstance(value, str) and len(value) <= 64:
+            ipaddress.ip_network(value, strict=False)
+            return None
     except ValueError:
-        return "%s: %s is not a network (an address or address/prefix, or any)" % (variable, _short(value))
-    return None
+        pass
+    return "%s: %s is not a network (an address or address/prefix, or any)" % (variable, _short(value))
 
 
 def _short(value):
