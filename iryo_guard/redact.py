@@ -35,6 +35,9 @@ _SETTING = re.compile(r"(?i)\b((?:[a-z0-9_-]*pass(?:word|wd|phrase)|pin(?:-value
 _CONFIG_LINE = re.compile(r"(?m)^(\s*[A-Za-z0-9_]+(?:Password|Passwd|Passphrase|Secret)[ \t]+)(\S+)")
 # Key names that mark a controller-side input as secret (its string leaves are collected, never judged here).
 SECRET_KEY = re.compile(r"(?i)(pass(word|wd|phrase)|(^|_)pins?($|_)|pin_value|secret|api_?key|credential)")
+# Keys that match SECRET_KEY but hold settings, not secrets (sshd's PasswordAuthentication switch, where a
+# connection password came from): their values (no, ansible_password, ...) must stay readable in summaries.
+NOT_SECRET_KEYS = frozenset(("password_auth", "connection_password_source"))
 SHORT = 8
 
 
@@ -98,6 +101,8 @@ def secrets_in_mapping(value, _secret=False):
     found = set()
     if isinstance(value, dict):
         for key, item in value.items():
+            if key in NOT_SECRET_KEYS:
+                continue
             found |= secrets_in_mapping(item, _secret or bool(isinstance(key, str) and SECRET_KEY.search(key)))
     elif isinstance(value, (list, tuple)):
         for item in value:

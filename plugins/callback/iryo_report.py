@@ -256,15 +256,9 @@ class CallbackModule(CallbackBase):
     def _is_check_task(self, result):
         return self._action(result) in self._modules
 
-    # Arguments whose names look secret but hold settings, not secrets (sshd's PasswordAuthentication switch, where
-    # a connection password came from): their values (no, ansible_password, ...) must stay readable in summaries.
-    NOT_SECRET_ARGS = ("password_auth", "connection_password_source")
-
     def _task_secrets(self, result):
         args = getattr(result._task, "args", None)
-        if not isinstance(args, dict):
-            return set()
-        return secrets_in_mapping({k: v for k, v in args.items() if k not in self.NOT_SECRET_ARGS})
+        return secrets_in_mapping(args) if isinstance(args, dict) else set()
 
     def _owned(self, result, finding):
         """A finding of our own action as the report takes it: its host is the task's host (the organisation
