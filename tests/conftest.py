@@ -31,6 +31,39 @@ def pytest_configure(config):
                                        "(never skips) when one is missing")
 
 
+# The lab is one set of containers behind one lock, held by a test process for its whole session: every test
+# that uses it lives in tests/integration, and under pytest-xdist (`./iryo test` runs `pytest -n 2`) those tests
+# form one scope that one worker runs in collection order, while the other worker takes the unit tests, one by
+# one. xdist's own `--dist loadgroup` cannot do this here: it marks a group by rewriting `item._nodeid`, which
+# pytest 9 no longer reads, so the group silently falls apart and the second worker waits on the lab lock.
+LAB_TESTS = "tests/integration/"
+
+
+def _uses_lab(item):
+    return item.get_closest_marker("lab") is not None or {"lab", "lab_lock"} & set(getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(config, items):
+    # The scheduler below knows a lab test by its path only: a lab test elsewhere would run beside the lab
+    # worker and wait for its lock until the end of the session.
+    stray = [item.nodeid for item in items if _uses_lab(item) and not item.nodeid.startswith(LAB_TESTS)]
+    if stray:
+        raise pytest.UsageError("tests that use the lab must live in %s: %s" % (LAB_TESTS, ", ".join(stray[:5])))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LabScopeScheduling(LoadScopeScheduling):
+        """All lab tests are one scope (the largest, so it is handed out first); every other test its own."""
+
+        def _split_scope(self, nodeid):
+            return "lab" if nodeid.startswith(LAB_TESTS) else nodeid
+
+    return LabScopeScheduling(config, log)
+
+
 def pytest_runtest_setup(item):
     for mark in item.iter_markers("requires_tools"):
         for name in mark.args:

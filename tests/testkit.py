@@ -104,23 +104,37 @@ def lab_py(*args, timeout=1800) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
+def _built_image_tags():
+    """{codename: tag} when every image of this checkout exists, else None (no lock: only reads)."""
+    tags = {}
+    for codename in CODENAMES:
+        answer = lab_py("image-tag", codename, timeout=60)
+        if answer.returncode != 0:  # no archive key yet: nothing was built here
+            return None
+        tag = answer.stdout.strip()
+        exists = subprocess.run(["podman", "image", "exists", tag], env=PODMAN_ENV, capture_output=True,
+                                timeout=60)
+        if exists.returncode != 0:
+            return None
+        tags[codename] = tag
+    return tags
+
+
 def build_lab_images() -> dict:
     """{codename: tag} of this checkout's lab images, built first when missing (`lab.py build` is cached:
     about a second when the tags exist). The tag carries the recipe hash, so an image built from
-    another checkout or an older recipe is never used."""
+    another checkout or an older recipe is never used. When the images exist the lab lock is not taken:
+    under pytest-xdist the lab tests' worker holds it for its whole session, and these tests only read
+    the images (`./iryo test` builds them before pytest starts)."""
     tool("podman")
+    tags = _built_image_tags()
+    if tags is not None:
+        return tags
     with lab_lock():
         built = lab_py("build")
     if built.returncode != 0:
         pytest.fail("lab.py build failed (the real-daemon tests run in this checkout's lab images):\n%s\n%s"
                     % (built.stdout[-3000:], built.stderr[-3000:]), pytrace=False)
-    tags = {}
-    for codename in CODENAMES:
-        answer = lab_py("image-tag", codename, timeout=60)
-        assert answer.returncode == 0, answer.stderr
-        tag = answer.stdout.strip()
-        exists = subprocess.run(["podman", "image", "exists", tag], env=PODMAN_ENV, capture_output=True,
-                                timeout=60)
-        assert exists.returncode == 0, "lab.py build succeeded but %s does not exist" % tag
-        tags[codename] = tag
+    tags = _built_image_tags()
+    assert tags is not None, "lab.py build succeeded but this checkout's images do not all exist"
     return tags
