@@ -43,14 +43,6 @@ def _uses_lab(item):
     return item.get_closest_marker("lab") is not None or {"lab", "lab_lock"} & set(getattr(item, "fixturenames", ()))
 
 
-def pytest_collection_modifyitems(config, items):
-    # The scheduler below knows a lab test by its path only: a lab test elsewhere would run beside the lab
-    # worker and wait for its lock until the end of the session.
-    stray = [item.nodeid for item in items if _uses_lab(item) and not item.nodeid.startswith(LAB_TESTS)]
-    if stray:
-        raise pytest.UsageError("tests that use the lab must live in %s: %s" % (LAB_TESTS, ", ".join(stray[:5])))
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
@@ -65,6 +57,13 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_runtest_setup(item):
+    # The scheduler above knows a lab test by its path only: a lab test elsewhere would run beside the lab
+    # worker and wait for its lock until the end of the session. It fails here, before its fixtures, as a plain
+    # test failure with its reason (an error raised at collection would reach the user from an xdist worker
+    # only as an INTERNALERROR without the message).
+    if _uses_lab(item) and not item.nodeid.startswith(LAB_TESTS):
+        pytest.fail("a test that uses the lab must live in %s (the lab tests run on one pytest-xdist worker, "
+                    "which holds the lab lock): move it there" % LAB_TESTS, pytrace=False)
     for mark in item.iter_markers("requires_tools"):
         for name in mark.args:
             testkit.tool(name)

@@ -1,9 +1,11 @@
 """How `./iryo test` splits the suite over two pytest-xdist workers (tests/conftest.py): all lab tests on one
-worker in order, the rest on the other; a lab test outside tests/integration is refused at collection. Each
+worker in order, the rest on the other; a lab test outside tests/integration fails with its reason. Each
 case runs a real pytest, with this checkout's tests/conftest.py, on a small tree of its own."""
 
 import subprocess
 import sys
+
+import pytest
 
 from conftest import REPO
 
@@ -65,9 +67,13 @@ def test_all_lab_tests_run_on_one_worker_and_the_unit_tests_on_the_other(tmp_pat
     assert on_lab_worker[:12] == [kind for _, kind in ran if kind != "unit"], ran
 
 
-def test_a_lab_test_outside_tests_integration_is_refused_at_collection(tmp_path):
-    tree(tmp_path, {"tests/unit/test_stray_lab.py": LAB_TEST.format(count=1, log=str(tmp_path / "ran.log"))})
-    result = pytest_in(tmp_path, "--collect-only", "-q")
-    assert result.returncode == 4, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "tests that use the lab must live in tests/integration/: tests/unit/test_stray_lab.py::test_lab[0]" \
-        in result.stderr
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_lab_test_outside_tests_integration_fails_with_its_reason(tmp_path, workers):
+    log = tmp_path / "ran.log"
+    tree(tmp_path, {"tests/unit/test_stray_lab.py": LAB_TEST.format(count=1, log=str(log))})
+    result = pytest_in(tmp_path, "-rE", *workers)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "ERROR tests/unit/test_stray_lab.py::test_lab[0]" in result.stdout, result.stdout[-3000:]
+    assert "a test that uses the lab must live in tests/integration/ (the lab tests run on one pytest-xdist " \
+           "worker, which holds the lab lock): move it there" in result.stdout, result.stdout[-3000:]
+    assert not log.exists(), "the stray test must fail before its body runs"
